@@ -1,0 +1,24 @@
+export type ClamdVerdict =
+  | { readonly kind: "clean" }
+  | { readonly kind: "found"; readonly signature: string };
+
+/**
+ * Only clamd's exact "stream: OK" is clean and only "stream: NAME FOUND" is a detection.
+ * Everything else (ERROR lines, size-limit replies, "(null) FOUND", several lines, nothing)
+ * returns null: the caller must treat it as an engine error, never as clean.
+ */
+export function parseInstreamReply(raw: string): ClamdVerdict | null {
+  const reply = raw.endsWith("\0") ? raw.slice(0, -1) : raw;
+  if (reply === "stream: OK") return { kind: "clean" };
+  const found = /^stream: ([^\0\r\n]+) FOUND$/.exec(reply);
+  if (found && found[1] !== "(null)" && found[1]!.trim() === found[1]) return { kind: "found", signature: found[1]! };
+  return null;
+}
+
+/** clamd VERSION: "ClamAV 1.4.6/27450/Mon Nov 17 09:00:00 2026", or just "ClamAV 1.4.6" without official databases. */
+export function parseVersionReply(raw: string): { engine: string; database: string | null } | null {
+  const reply = raw.replace(/\0$/, "").trim();
+  const m = /^(ClamAV [\w.-]+)(?:\/(\d+)\/(.+))?$/.exec(reply);
+  if (!m) return null;
+  return { engine: m[1]!, database: m[2] ? `${m[2]}/${m[3]}` : null };
+}

@@ -1,0 +1,81 @@
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig } from "./config.ts";
+import { ConfigError } from "./errors/config-error.ts";
+import { RulesCompileError } from "./errors/rules-compile-error.ts";
+import type { ScanResult } from "./pipeline.ts";
+import { createScanEngine } from "./scan-engine.ts";
+import { isTier, TIERS } from "./tiers.ts";
+import { compileDir } from "./yara/yara-rules.ts";
+
+const HELP = `scan-daemon — security gate for medical files
+
+Usage:
+  scan-daemon scan FILE... [--tier T] [--json]   scan local files through the pipeline (clamd from CLAMAV_HOST/CLAMAV_PORT)
+                                                  exit 0 all clean, 1 something not clean, 2 an error
+  scan-daemon rules test FILE [--rules DIR]       run every YARA rule (basic and advanced) over FILE
+  scan-daemon help
+
+Tiers: ${TIERS.join(", ")} (default free).`;
+
+export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "scan":
+        return await scanCommand(rest, out, err);
+      case "rules":
+        return await rulesCommand(rest, out, err);
+      case undefined:
+      case "help":
+      case "--help":
+        out(HELP);
+        return 0;
+      default:
+        err(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof RulesCompileError) {
+      err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function scanCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { tier: { type: "string", default: "free" }, json: { type: "boolean", default: false } } });
+  const tier = values.tier!;
+  if (!isTier(tier) || positionals.length === 0) {
+    err(`usage: scan-daemon scan FILE... [--tier ${TIERS.join("|")}] [--json]`);
+    return 2;
+  }
+  const engine = await createScanEngine(loadConfig());
+  let worst = 0;
+  for (const file of positionals) {
+    const result = await engine.pipeline.scan({ path: path.resolve(file), tier, declaredName: path.basename(file) });
+    out(values.json ? JSON.stringify({ file, ...result }) : humanLine(file, result));
+    worst = Math.max(worst, result.status === "clean" ? 0 : result.status === "error" ? 2 : 1);
+  }
+  return worst;
+}
+
+function humanLine(file: string, r: ScanResult): string {
+  const ids = r.findings.filter((f) => f.verdict !== "info").map((f) => f.id);
+  const errors = Object.entries(r.engines).flatMap(([name, run]) => (run.error ? [`${name}: ${run.error.code}`] : []));
+  return [`${file}: ${r.status}`, r.threatLevel !== "clean" ? `(${r.threatLevel})` : "", ids.join(", "), errors.join("; ")].filter(Boolean).join(" ");
+}
+
+async function rulesCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { rules: { type: "string" } } });
+  if (positionals[0] !== "test" || positionals.length !== 2) {
+    err("usage: scan-daemon rules test FILE [--rules DIR]");
+    return 2;
+  }
+  const rules = await compileDir(values.rules ?? loadConfig().yara.rulesDir);
+  const matches = await rules.engine.scanFileAsync(path.resolve(positionals[1]!));
+  out(`rules ${rules.hash.slice(0, 16)}: ${matches.length} match(es)`);
+  for (const m of matches) out(`${m.ruleIdentifier} [${m.tags.join(",")}] ${JSON.stringify(m.meta)}`);
+  return matches.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,79 @@
+import type { EngineName } from "./tiers.ts";
+
+export type Severity = "info" | "low" | "medium" | "high" | "critical";
+/** What a finding says about the file: infected and suspicious keep it out of reach, info does not. */
+export type FindingVerdict = "infected" | "suspicious" | "info";
+
+/** One finding, as in ARCHITECTURE.md section 4 (engine, id, severity, description, offset) plus verdict and target. */
+export interface Finding {
+  readonly engine: EngineName;
+  readonly id: string;
+  readonly severity: Severity;
+  readonly verdict: FindingVerdict;
+  readonly description: string;
+  readonly offset?: number;
+  /** "file" for the upload itself, otherwise the derived content it was found in (inflated dataset, carved executable, archive member). */
+  readonly target: string;
+}
+
+interface Heuristic {
+  readonly severity: Severity;
+  readonly verdict: FindingVerdict;
+  readonly recommendation: string;
+}
+
+const MALFORMED = "Reject the file and ask the sender for a valid export; malformed structure is a common exploit vector.";
+const ARCHIVE = "Do not extract this archive; ask the sender for the files individually or within the archive limits.";
+
+/** Every heuristic the local engines can raise, with the verdict it implies. Reviewed as data. */
+export const HEURISTICS = {
+  "validation.type-not-allowed": { severity: "medium", verdict: "suspicious", recommendation: "Only accept the medical file types on the allow-list; this content type is not one of them." },
+  "validation.extension-mismatch": { severity: "medium", verdict: "suspicious", recommendation: "The file name claims a different type than its content; treat it as a disguised file." },
+  "validation.declared-type-mismatch": { severity: "medium", verdict: "suspicious", recommendation: "The declared content type disagrees with the content; treat it as a disguised file." },
+  "dicom.preamble-executable": { severity: "high", verdict: "infected", recommendation: "The DICOM preamble holds an executable (CVE-2019-11687): never open it on a workstation; zero the preamble only after forensic review." },
+  "dicom.embedded-executable": { severity: "high", verdict: "infected", recommendation: "A DICOM element carries an executable; quarantine and report to security." },
+  "dicom.bad-meta": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.unknown-transfer-syntax": { severity: "medium", verdict: "suspicious", recommendation: "The transfer syntax is unknown, so the dataset could not be checked; have the sender re-export it in a standard syntax." },
+  "dicom.truncated": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.length-out-of-bounds": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.bad-delimiter": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.nesting-too-deep": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.too-many-elements": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.inflate-limit": { severity: "high", verdict: "suspicious", recommendation: "The deflated dataset expands past the limit (a decompression bomb?); it could not be fully scanned." },
+  "dicom.inflate-error": { severity: "medium", verdict: "suspicious", recommendation: "The deflated dataset is corrupt and could not be fully scanned." },
+  "archive.unreadable": { severity: "medium", verdict: "suspicious", recommendation: "The archive could not be opened, so its content was not checked." },
+  "archive.too-many-entries": { severity: "medium", verdict: "suspicious", recommendation: ARCHIVE },
+  "archive.entry-too-large": { severity: "medium", verdict: "suspicious", recommendation: ARCHIVE },
+  "archive.total-too-large": { severity: "medium", verdict: "suspicious", recommendation: ARCHIVE },
+  "archive.ratio-exceeded": { severity: "high", verdict: "suspicious", recommendation: "The compression ratio is that of a decompression bomb. " + ARCHIVE },
+  "archive.too-deep": { severity: "medium", verdict: "suspicious", recommendation: ARCHIVE },
+  "archive.unsafe-path": { severity: "high", verdict: "suspicious", recommendation: "An entry name escapes the extraction folder (path traversal); never extract this archive." },
+  "archive.symlink": { severity: "high", verdict: "suspicious", recommendation: "The archive holds a symbolic link, which can redirect extraction; never extract it." },
+  "archive.encrypted": { severity: "medium", verdict: "suspicious", recommendation: "Encrypted entries cannot be scanned; ask for an unencrypted copy through a secure channel." },
+  "archive.member-preamble-executable": { severity: "high", verdict: "infected", recommendation: "A DICOM file inside the archive has an executable preamble (CVE-2019-11687); quarantine the whole archive." },
+  "analysis.embedded-executable": { severity: "high", verdict: "suspicious", recommendation: "An executable is embedded in a file that should not hold one; quarantine and review." },
+  "analysis.pdf-javascript": { severity: "high", verdict: "suspicious", recommendation: "The PDF carries JavaScript; open it only in a sandboxed viewer with scripting off." },
+  "analysis.pdf-open-action": { severity: "medium", verdict: "suspicious", recommendation: "The PDF runs an action when opened; open it only in a sandboxed viewer." },
+  "analysis.pdf-launch": { severity: "high", verdict: "suspicious", recommendation: "The PDF can launch programs or URLs; never open it outside a sandbox." },
+  "analysis.pdf-embedded-file": { severity: "medium", verdict: "suspicious", recommendation: "The PDF carries an embedded file; extract and scan it before use." },
+  "analysis.high-entropy-private-tag": { severity: "medium", verdict: "suspicious", recommendation: "A DICOM private tag holds encrypted or compressed-looking data; review what the vendor stores there." },
+  "analysis.high-entropy-text": { severity: "medium", verdict: "suspicious", recommendation: "A text format holds a long run of random-looking bytes, a sign of a hidden payload." },
+  "analysis.high-entropy-region": { severity: "info", verdict: "info", recommendation: "" },
+} as const satisfies Record<string, Heuristic>;
+
+export type HeuristicId = keyof typeof HEURISTICS;
+
+export function heuristicFinding(
+  engine: EngineName,
+  id: HeuristicId,
+  description: string,
+  where: { offset?: number; target?: string } = {},
+): Finding {
+  const h = HEURISTICS[id];
+  return { engine, id, severity: h.severity, verdict: h.verdict, description, offset: where.offset, target: where.target ?? "file" };
+}
+
+export function recommendationFor(id: string): string | undefined {
+  const h = (HEURISTICS as Record<string, Heuristic>)[id];
+  return h && h.recommendation !== "" ? h.recommendation : undefined;
+}

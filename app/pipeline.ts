@@ -1,0 +1,176 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { EngineError } from "./errors/engine-error.ts";
+import { RejectedInputError } from "./errors/rejected-input-error.ts";
+import type { Finding } from "./findings.ts";
+import { ResultCache } from "./result-cache.ts";
+import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanners/scanner.ts";
+import { ADVISORY_ENGINES, scoreFindings, type EngineRun, type ScanStatus, type ThreatLevel } from "./scoring.ts";
+import { TIER_POLICIES, type EngineName } from "./tiers.ts";
+
+/** The result of ARCHITECTURE.md section 4 (contract), plus the config hash that produced it. */
+export interface ScanResult {
+  readonly status: ScanStatus;
+  readonly threatLevel: ThreatLevel;
+  readonly confidence: number;
+  readonly findings: readonly Finding[];
+  readonly recommendations: readonly string[];
+  readonly engines: Readonly<Partial<Record<EngineName, EngineRun>>>;
+  readonly sha256: string | null;
+  readonly fileType: string | null;
+  readonly scanTimeMs: number;
+  readonly configHash: string;
+}
+
+export interface PipelineOptions {
+  /** In tier-table order; validation first. */
+  readonly scanners: readonly Scanner[];
+  readonly timeoutsMs: Readonly<Partial<Record<EngineName, number>>>;
+  readonly cache: ResultCache;
+  readonly tmpDir: string;
+  readonly configHash: string;
+}
+
+export type ProgressListener = (percent: number) => void;
+
+/**
+ * Runs a tier's engines in order over a file and everything derived from it, each under its
+ * own timeout, and scores what they found. Fails closed: an engine that throws, times out or
+ * is missing makes the result `error` unless another engine already proved it infected.
+ */
+export class ScanPipeline {
+  private readonly byName: ReadonlyMap<EngineName, Scanner>;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.byName = new Map(options.scanners.map((s) => [s.name, s]));
+    if (options.scanners[0]?.name !== "validation") throw new Error("the pipeline's first scanner must be validation");
+  }
+
+  async scan(request: ScanRequest, onProgress: ProgressListener = () => {}): Promise<ScanResult> {
+    const started = performance.now();
+    await mkdir(this.options.tmpDir, { recursive: true, mode: 0o700 });
+    const workDir = await mkdtemp(path.join(this.options.tmpDir, "scan-"));
+    try {
+      return await this.run(request, workDir, started, monotonic(onProgress));
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  private async run(request: ScanRequest, workDir: string, started: number, progress: ProgressListener): Promise<ScanResult> {
+    const names = TIER_POLICIES[request.tier].engines;
+    const file: ScanTarget = { label: "file", path: request.path, role: "file" };
+    const targets: ScanTarget[] = [file];
+    const findings: Finding[] = [];
+    const engines: Partial<Record<EngineName, EngineRun>> = {};
+    let facts: FileFacts | undefined;
+    const share = 100 / names.length;
+
+    const validation = await this.runEngine("validation", request, { file, targets, facts, workDir }, (f) => progress(f * share));
+    engines.validation = validation.run;
+    if (validation.outcome) {
+      findings.push(...validation.outcome.findings);
+      targets.push(...(validation.outcome.artifacts ?? []));
+      facts = validation.outcome.facts;
+    }
+
+    const rest = names.slice(1).filter((n) => this.byName.has(n) || !ADVISORY_ENGINES.includes(n));
+    if (facts) {
+      const versions = await this.versions(rest, request);
+      const key = versions && !request.bypassCache ? ResultCache.key({ sha256: facts.sha256, tier: request.tier, tenantId: request.tenantId, versions }) : null;
+      const cached = key ? this.options.cache.get(key) : undefined;
+      if (cached) {
+        findings.push(...cached.findings);
+        for (const [name, run] of Object.entries(cached.engines)) engines[name as EngineName] = { ...run, cached: true };
+      } else {
+        const fresh: Finding[] = [];
+        for (const [i, name] of rest.entries()) {
+          const { run, outcome } = await this.runEngine(name, request, { file, targets, facts, workDir }, (f) => progress((i + 1 + f) * share), versions?.[name]);
+          engines[name] = run;
+          if (outcome) {
+            fresh.push(...outcome.findings);
+            targets.push(...(outcome.artifacts ?? []));
+          }
+        }
+        findings.push(...fresh);
+        if (key && rest.every((n) => engines[n]?.ran && !engines[n]?.error)) {
+          this.options.cache.set(key, { findings: fresh, engines: Object.fromEntries(rest.map((n) => [n, engines[n]!])) });
+        }
+      }
+    } else {
+      for (const name of rest) engines[name] = { ran: false, ms: 0, error: { code: "SKIPPED", message: "validation did not complete", retryable: false } };
+    }
+
+    const verdict = scoreFindings(findings, engines, request.tier);
+    progress(100);
+    return {
+      ...verdict,
+      findings,
+      engines,
+      sha256: facts?.sha256 ?? null,
+      fileType: facts?.mime ?? null,
+      scanTimeMs: Math.round(performance.now() - started),
+      configHash: this.options.configHash,
+    };
+  }
+
+  /** Every engine's version, or null when one cannot be told (then the cache is not used). */
+  private async versions(names: readonly EngineName[], request: ScanRequest): Promise<Record<string, string> | null> {
+    try {
+      const pairs = await Promise.all(names.map(async (n) => [n, await this.byName.get(n)!.version(request)] as const));
+      return Object.fromEntries(pairs);
+    } catch {
+      return null;
+    }
+  }
+
+  private async runEngine(
+    name: EngineName,
+    request: ScanRequest,
+    state: Pick<ScanContext, "file" | "targets" | "facts" | "workDir">,
+    progress: (fraction: number) => void,
+    version?: string,
+  ): Promise<{ run: EngineRun; outcome?: ScanOutcome }> {
+    const scanner = this.byName.get(name);
+    if (!scanner) return { run: { ran: false, ms: 0, error: { code: "ENGINE_NOT_CONFIGURED", message: `${name} is not configured`, retryable: false } } };
+    const timeoutMs = this.options.timeoutsMs[name] ?? 60_000;
+    const controller = new AbortController();
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new EngineError("ENGINE_TIMEOUT", `${name} did not finish within ${timeoutMs} ms`, true);
+        controller.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    const ctx: ScanContext = { request, ...state, targets: [...state.targets], signal: controller.signal, progress: (f) => progress(Math.max(0, Math.min(1, f))) };
+    try {
+      const outcome = await Promise.race([scanner.scan(ctx), timeout]);
+      const ms = Math.round(performance.now() - started);
+      return { run: { ran: true, ms, version: version ?? (await scanner.version(request).catch(() => undefined)) }, outcome };
+    } catch (err) {
+      controller.abort(err);
+      const ms = Math.round(performance.now() - started);
+      return { run: { ran: false, ms, version, error: describe(err) } };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function describe(err: unknown): NonNullable<EngineRun["error"]> {
+  if (err instanceof EngineError || err instanceof RejectedInputError) return { code: err.code, message: err.message, retryable: err.retryable };
+  return { code: "ENGINE_FAILED", message: err instanceof Error ? err.message : String(err), retryable: true };
+}
+
+function monotonic(listener: ProgressListener): ProgressListener {
+  let last = -1;
+  return (percent) => {
+    const p = Math.min(100, Math.floor(percent));
+    if (p > last) {
+      last = p;
+      listener(p);
+    }
+  };
+}

@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import type { ClamdClient } from "../clamd/clamd-client.ts";
+import { parseInstreamReply, parseVersionReply } from "../clamd/clamd-reply.ts";
+import { EngineError } from "../errors/engine-error.ts";
+import type { Finding } from "../findings.ts";
+import type { ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
+
+const VERSION_TTL_MS = 1000;
+
+/**
+ * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
+ * from it (inflated datasets, carved executables). Detects what the loaded databases know;
+ * misses anything past clamd's limits, which clamd.conf turns into Heuristics.Limits.Exceeded
+ * alerts (reported as suspicious: "could not be fully scanned").
+ */
+export class ClamavScanner implements Scanner {
+  readonly name = "clamav" as const;
+  private versionCache: { at: number; value: Promise<string> } | null = null;
+
+  constructor(
+    private readonly clamd: ClamdClient,
+    private readonly dbDir: string,
+  ) {}
+
+  version(): Promise<string> {
+    const now = Date.now();
+    if (!this.versionCache || now - this.versionCache.at > VERSION_TTL_MS) {
+      const value = this.readVersion();
+      value.catch(() => (this.versionCache = null));
+      this.versionCache = { at: now, value };
+    }
+    return this.versionCache.value;
+  }
+
+  private async readVersion(): Promise<string> {
+    const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
+    const parsed = parseVersionReply(raw);
+    if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
+    // Without official databases clamd names no database version; the local database folder stands in for it.
+    const database = parsed.database ?? (await fingerprintDatabases(this.dbDir));
+    return `${parsed.engine}/${database}`;
+  }
+
+  async scan(ctx: ScanContext): Promise<ScanOutcome> {
+    const findings: Finding[] = [];
+    for (const [i, target] of ctx.targets.entries()) {
+      const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: 256 * 1024 }), ctx.signal);
+      const verdict = parseInstreamReply(raw);
+      if (!verdict) {
+        throw new EngineError("ENGINE_PROTOCOL", `clamd gave no definite answer: ${JSON.stringify(raw.replace(/\0/g, "").slice(0, 200))}`, true);
+      }
+      if (verdict.kind === "found") findings.push(classify(verdict.signature, target.label));
+      ctx.progress((i + 1) / ctx.targets.length);
+    }
+    return { findings };
+  }
+}
+
+function classify(signature: string, target: string): Finding {
+  if (signature.startsWith("Heuristics.Limits.Exceeded") || signature.startsWith("Heuristics.Encrypted")) {
+    return { engine: "clamav", id: signature, severity: "medium", verdict: "suspicious", description: "ClamAV could not fully scan this content (a limit was reached or it is encrypted)", target };
+  }
+  if (signature.startsWith("Heuristics.")) {
+    return { engine: "clamav", id: signature, severity: "high", verdict: "suspicious", description: `ClamAV heuristic ${signature}`, target };
+  }
+  return { engine: "clamav", id: signature, severity: "high", verdict: "infected", description: `ClamAV signature ${signature}`, target };
+}
+
+async function fingerprintDatabases(dbDir: string): Promise<string> {
+  let names: string[];
+  try {
+    names = (await readdir(dbDir)).filter((n) => /\.(c[lv]d|[hmn]db|hsb|msb|ndb|ldb|cdb|idb|ign2?|fp|sfp|pdb|wdb|yara?|cbc|crb|gdb|info)$/.test(n)).sort();
+  } catch (err) {
+    throw new EngineError("ENGINE_FAILED", `clamd names no database version and ${dbDir} cannot be read`, false, { cause: err });
+  }
+  const hash = createHash("sha256");
+  for (const name of names) {
+    const s = await stat(path.join(dbDir, name));
+    hash.update(`${name}:${s.size}:${s.mtimeMs}\n`);
+  }
+  return `local-${hash.digest("hex").slice(0, 16)}`;
+}

@@ -1,0 +1,81 @@
+import { fileTypeFromBuffer } from "file-type";
+import { KIND_MIME, type FileKind } from "./file-kinds.ts";
+
+export interface DetectedType {
+  /** The allow-list kind, or null when the content is none of them. */
+  readonly kind: FileKind | null;
+  /** MIME type as detected from the content. */
+  readonly mime: string;
+}
+
+const FILE_TYPE_KINDS: Readonly<Record<string, FileKind>> = {
+  dcm: "dicom",
+  pdf: "pdf",
+  jpg: "jpeg",
+  png: "png",
+  tif: "tiff",
+  zip: "zip",
+};
+
+export function hasDicomMagic(head: Buffer): boolean {
+  return head.length >= 132 && head.toString("latin1", 128, 132) === "DICM";
+}
+
+/**
+ * Type from content only: magic bytes via file-type, then a text sniff for the formats that
+ * have no magic (HL7 v2, FHIR, CSV). DICM at 128 wins over anything at offset 0, so that a
+ * preamble polyglot is judged as the DICOM file it pretends to be (the preamble check flags it).
+ */
+export async function detectKind(head: Buffer): Promise<DetectedType> {
+  if (hasDicomMagic(head)) return known("dicom");
+  const magic = await fileTypeFromBuffer(head);
+  if (magic) {
+    const kind = FILE_TYPE_KINDS[magic.ext];
+    return kind ? known(kind) : { kind: null, mime: magic.mime };
+  }
+  return sniffText(head);
+}
+
+function known(kind: FileKind): DetectedType {
+  return { kind, mime: KIND_MIME[kind] };
+}
+
+const BINARY = { kind: null, mime: "application/octet-stream" } as const;
+
+function sniffText(head: Buffer): DetectedType {
+  // A multi-byte character may be cut at the end of the head: judge only what is whole.
+  const text = decodeUtf8(head.subarray(0, Math.max(0, head.length - 3)), head);
+  if (text === null) return BINARY;
+  const body = text.replace(/^\uFEFF/, "").trimStart();
+  if (/^(MSH|FHS|BHS)\|/.test(body)) return known("hl7v2");
+  if (body.startsWith("{")) {
+    return /"resourceType"\s*:/.test(body) ? known("fhir-json") : { kind: null, mime: "application/json" };
+  }
+  if (body.startsWith("<")) {
+    return /xmlns\s*=\s*["']http:\/\/hl7\.org\/fhir["']/.test(body) ? known("fhir-xml") : { kind: null, mime: "application/xml" };
+  }
+  return looksLikeCsv(body) ? known("csv") : known("text");
+}
+
+function decodeUtf8(whole: Buffer, original: Buffer): string | null {
+  if (original.length === 0) return null;
+  for (const byte of whole) {
+    // NUL and C0 controls other than tab, LF, VT (HL7 MLLP), FF, CR mark binary data.
+    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0b && byte !== 0x0c && byte !== 0x0d) return null;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(whole);
+  } catch {
+    return null;
+  }
+}
+
+function looksLikeCsv(text: string): boolean {
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0).slice(0, 10);
+  if (lines.length < 2) return false;
+  for (const sep of [",", ";", "\t"]) {
+    const counts = lines.map((l) => l.split(sep).length - 1);
+    if (counts[0]! > 0 && counts.every((c) => c === counts[0])) return true;
+  }
+  return false;
+}

@@ -1,0 +1,176 @@
+import { EXECUTABLE_PROBE_BYTES, executableAt, type ExecutableKind } from "./executable-header.ts";
+import { LONG_VRS, UNDEFINED_LENGTH, type Syntax } from "./dicom-syntax.ts";
+import type { FileWindow } from "./file-window.ts";
+
+export type DicomProblemId =
+  | "dicom.truncated"
+  | "dicom.length-out-of-bounds"
+  | "dicom.nesting-too-deep"
+  | "dicom.bad-delimiter"
+  | "dicom.too-many-elements";
+
+export interface DicomProblem {
+  readonly id: DicomProblemId;
+  readonly description: string;
+  readonly offset: number;
+}
+
+export interface ValueRef {
+  readonly tag: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface DatasetWalk {
+  elements: number;
+  readonly problems: DicomProblem[];
+  /** Values of private (odd-group) elements, for the analysis engine. */
+  readonly privateValues: ValueRef[];
+  /** Element values (or encapsulated fragments) that begin with an executable header. */
+  readonly executables: (ValueRef & { readonly kind: ExecutableKind })[];
+}
+
+export interface WalkLimits {
+  readonly maxDepth: number;
+  readonly maxElements: number;
+}
+
+const MAX_PRIVATE_REFS = 1000;
+
+type Container =
+  | { readonly type: "sequence" | "item" | "fragments"; readonly end: number | null };
+
+const ITEM = 0xe000;
+const ITEM_DELIMITER = 0xe00d;
+const SEQUENCE_DELIMITER = 0xe0dd;
+
+const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
+
+/**
+ * Walks every element of a dataset without recursion (a hostile file may nest sequences
+ * thousands deep) and checks that each length stays inside its container and the file.
+ * It stops at the first structural problem: past that point offsets mean nothing.
+ */
+export async function walkDataset(
+  win: FileWindow,
+  start: number,
+  end: number,
+  syntax: Syntax,
+  limits: WalkLimits,
+): Promise<DatasetWalk> {
+  const walk: DatasetWalk = { elements: 0, problems: [], privateValues: [], executables: [] };
+  const stack: Container[] = [];
+  const fail = (id: DicomProblemId, description: string, offset: number) => {
+    walk.problems.push({ id, description, offset });
+    return walk;
+  };
+  const u16 = (b: Buffer, o: number) => (syntax.littleEndian ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (b: Buffer, o: number) => (syntax.littleEndian ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const limitOf = () => {
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const e = stack[i]!.end;
+      if (e !== null) return e;
+    }
+    return end;
+  };
+
+  let pos = start;
+  for (;;) {
+    let top = stack.at(-1);
+    while (top && top.end !== null && pos >= top.end) {
+      if (pos > top.end) return fail("dicom.length-out-of-bounds", "an element runs past the end of its sequence or item", pos);
+      stack.pop();
+      top = stack.at(-1);
+    }
+    if (pos >= end) break;
+    if (++walk.elements > limits.maxElements) return fail("dicom.too-many-elements", `more than ${limits.maxElements} elements`, pos);
+
+    const header = await win.read(pos, 12);
+    if (header.length < 8) return fail("dicom.truncated", "the file ends inside an element header", pos);
+    const group = u16(header, 0);
+    const element = u16(header, 2);
+
+    if (group === 0xfffe) {
+      // Item and delimiter tags carry no VR in every transfer syntax.
+      const length = u32(header, 4);
+      pos += 8;
+      if (element === ITEM) {
+        if (!top || top.type === "item") return fail("dicom.bad-delimiter", "an item outside a sequence", pos - 8);
+        if (top.type === "fragments") {
+          if (length === UNDEFINED_LENGTH) return fail("dicom.bad-delimiter", "an encapsulated fragment of undefined length", pos - 8);
+          if (pos + length > limitOf()) return fail("dicom.length-out-of-bounds", "a fragment runs past the end of the file", pos - 8);
+          await noteExecutable(win, walk, "(7FE0,0010)", pos, length);
+          pos += length;
+          continue;
+        }
+        if (length !== UNDEFINED_LENGTH && pos + length > limitOf()) {
+          return fail("dicom.length-out-of-bounds", "an item runs past the end of its sequence or the file", pos - 8);
+        }
+        stack.push({ type: "item", end: length === UNDEFINED_LENGTH ? null : pos + length });
+      } else if (element === ITEM_DELIMITER) {
+        if (!top || top.type !== "item" || top.end !== null) return fail("dicom.bad-delimiter", "an item delimiter with no open item", pos - 8);
+        stack.pop();
+      } else if (element === SEQUENCE_DELIMITER) {
+        if (!top || top.type === "item" || top.end !== null) return fail("dicom.bad-delimiter", "a sequence delimiter with no open sequence", pos - 8);
+        stack.pop();
+      } else {
+        return fail("dicom.bad-delimiter", `unknown delimitation tag (FFFE,${hex4(element)})`, pos - 8);
+      }
+      if (stack.length > limits.maxDepth) return fail("dicom.nesting-too-deep", `sequences nested deeper than ${limits.maxDepth}`, pos);
+      continue;
+    }
+
+    let vr: string | null = null;
+    let length: number;
+    let headerLength: number;
+    if (syntax.explicitVr) {
+      vr = header.toString("latin1", 4, 6);
+      if (LONG_VRS.has(vr)) {
+        if (header.length < 12) return fail("dicom.truncated", "the file ends inside an element header", pos);
+        length = u32(header, 8);
+        headerLength = 12;
+      } else {
+        length = u16(header, 6);
+        headerLength = 8;
+      }
+    } else {
+      length = u32(header, 4);
+      headerLength = 8;
+    }
+    const tag = `(${hex4(group)},${hex4(element)})`;
+    const valueStart = pos + headerLength;
+
+    if (length === UNDEFINED_LENGTH) {
+      const isPixelData = group === 0x7fe0 && element === 0x0010;
+      if (isPixelData && (vr === "OB" || vr === "OW")) stack.push({ type: "fragments", end: null });
+      else if (vr === null || vr === "SQ" || vr === "UN") stack.push({ type: "sequence", end: null });
+      else return fail("dicom.length-out-of-bounds", `undefined length on ${vr} element ${tag}`, pos);
+      if (stack.length > limits.maxDepth) return fail("dicom.nesting-too-deep", `sequences nested deeper than ${limits.maxDepth}`, pos);
+      pos = valueStart;
+      continue;
+    }
+    if (valueStart + length > limitOf()) {
+      return fail("dicom.length-out-of-bounds", `element ${tag} claims ${length} bytes, past the end of its container or the file`, pos);
+    }
+    if (vr === "SQ") {
+      stack.push({ type: "sequence", end: valueStart + length });
+      if (stack.length > limits.maxDepth) return fail("dicom.nesting-too-deep", `sequences nested deeper than ${limits.maxDepth}`, pos);
+      pos = valueStart;
+      continue;
+    }
+    if (group % 2 === 1 && length > 0 && walk.privateValues.length < MAX_PRIVATE_REFS) {
+      walk.privateValues.push({ tag, offset: valueStart, length });
+    }
+    await noteExecutable(win, walk, tag, valueStart, length);
+    pos = valueStart + length;
+  }
+  if (stack.some((c) => c.end === null)) return fail("dicom.truncated", "the file ends inside an open sequence or item", pos);
+  return walk;
+}
+
+async function noteExecutable(win: FileWindow, walk: DatasetWalk, tag: string, offset: number, length: number): Promise<void> {
+  if (length < 64) return;
+  const probe = await win.read(offset, Math.min(length, EXECUTABLE_PROBE_BYTES));
+  const kind = executableAt(probe);
+  if (kind) walk.executables.push({ tag, offset, length, kind });
+}
