@@ -8,8 +8,6 @@ import { EngineError } from "../errors/engine-error.ts";
 import type { Finding } from "../findings.ts";
 import type { ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
 
-const VERSION_TTL_MS = 1000;
-
 /**
  * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
  * from it (inflated datasets, carved executables). Detects what the loaded databases know;
@@ -18,24 +16,17 @@ const VERSION_TTL_MS = 1000;
  */
 export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
-  private versionCache: { at: number; value: Promise<string> } | null = null;
 
   constructor(
     private readonly clamd: ClamdClient,
     private readonly dbDir: string,
   ) {}
 
-  version(): Promise<string> {
-    const now = Date.now();
-    if (!this.versionCache || now - this.versionCache.at > VERSION_TTL_MS) {
-      const value = this.readVersion();
-      value.catch(() => (this.versionCache = null));
-      this.versionCache = { at: now, value };
-    }
-    return this.versionCache.value;
-  }
-
-  private async readVersion(): Promise<string> {
+  /**
+   * Asked anew for every scan (one loopback round trip): the answer is also the proof that
+   * clamd is up with the same databases, without which a cached verdict must not be served.
+   */
+  async version(): Promise<string> {
     const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
     const parsed = parseVersionReply(raw);
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);

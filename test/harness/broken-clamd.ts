@@ -1,0 +1,41 @@
+import net from "node:net";
+
+export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset";
+
+const REPLIES: Partial<Record<Misbehaviour, string>> = {
+  garbage: "HELLO THERE\0",
+  "null-found": "stream: (null) FOUND\0",
+  "ok-then-found": "stream: OK\nstream: Eicar FOUND\0",
+};
+
+/**
+ * A TCP peer that misbehaves the way a broken or hostile clamd could, to prove the client
+ * fails closed. It stands in for no engine: every clean verdict in the suite comes from real clamd.
+ */
+export async function startBrokenClamd(mode: Misbehaviour): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  // allowHalfOpen: a hung clamd keeps the connection open after the client has sent everything.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let received = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (mode === "silent") return;
+      if (mode === "reset") return socket.resetAndDestroy();
+      // Answer once the INSTREAM terminator (a zero-length chunk) or a VERSION command has arrived.
+      const done = received.subarray(-4).equals(Buffer.alloc(4)) || received.toString("latin1").startsWith("zVERSION\0");
+      if (done) socket.end(received.toString("latin1").startsWith("zVERSION") ? "ClamAV 1.4.6/1/Thu Jan  1 00:00:00 1970\0" : REPLIES[mode]);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
