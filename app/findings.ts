@@ -39,6 +39,7 @@ export const HEURISTICS = {
   "dicom.bad-delimiter": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
   "dicom.nesting-too-deep": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
   "dicom.too-many-elements": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
+  "dicom.trailing-data": { severity: "medium", verdict: "suspicious", recommendation: "Data is hidden after the end of the DICOM dataset; have it reviewed before use." },
   "dicom.inflate-limit": { severity: "high", verdict: "suspicious", recommendation: "The deflated dataset expands past the limit (a decompression bomb?); it could not be fully scanned." },
   "dicom.inflate-error": { severity: "medium", verdict: "suspicious", recommendation: "The deflated dataset is corrupt and could not be fully scanned." },
   "archive.unreadable": { severity: "medium", verdict: "suspicious", recommendation: "The archive could not be opened, so its content was not checked." },

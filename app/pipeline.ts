@@ -34,8 +34,8 @@ export interface PipelineOptions {
 export type ProgressListener = (percent: number) => void;
 
 /**
- * Runs a tier's engines in order over a file and everything derived from it, each under its
- * own timeout, and scores what they found. Fails closed: an engine that throws, times out or
+ * Runs validation, then the tier's other engines over the file and everything validation
+ * derived from it, each under its own timeout, and scores what they found. Fails closed: an engine that throws, times out or
  * is missing makes the result `error` unless another engine already proved it infected.
  */
 export class ScanPipeline {
@@ -48,16 +48,17 @@ export class ScanPipeline {
 
   async scan(request: ScanRequest, onProgress: ProgressListener = () => {}): Promise<ScanResult> {
     const started = performance.now();
-    await mkdir(this.options.tmpDir, { recursive: true, mode: 0o700 });
-    const workDir = await mkdtemp(path.join(this.options.tmpDir, "scan-"));
+    let created: Promise<string> | null = null;
+    const workDir = () =>
+      (created ??= mkdir(this.options.tmpDir, { recursive: true, mode: 0o700 }).then(() => mkdtemp(path.join(this.options.tmpDir, "scan-"))));
     try {
       return await this.run(request, workDir, started, monotonic(onProgress));
     } finally {
-      await rm(workDir, { recursive: true, force: true });
+      if (created) await rm(await created, { recursive: true, force: true });
     }
   }
 
-  private async run(request: ScanRequest, workDir: string, started: number, progress: ProgressListener): Promise<ScanResult> {
+  private async run(request: ScanRequest, workDir: () => Promise<string>, started: number, progress: ProgressListener): Promise<ScanResult> {
     const names = TIER_POLICIES[request.tier].engines;
     const file: ScanTarget = { label: "file", path: request.path, role: "file" };
     const targets: ScanTarget[] = [file];
@@ -66,6 +67,9 @@ export class ScanPipeline {
     let facts: FileFacts | undefined;
     const share = 100 / names.length;
 
+    const rest = names.slice(1).filter((n) => this.byName.has(n) || !ADVISORY_ENGINES.includes(n));
+    // Versions do not depend on the file: ask for them while validation reads it.
+    const versionsAsked = this.versions(rest, request);
     const validation = await this.runEngine("validation", request, { file, targets, facts, workDir }, (f) => progress(f * share));
     engines.validation = validation.run;
     if (validation.outcome) {
@@ -74,23 +78,29 @@ export class ScanPipeline {
       facts = validation.outcome.facts;
     }
 
-    const rest = names.slice(1).filter((n) => this.byName.has(n) || !ADVISORY_ENGINES.includes(n));
+    const versions = await versionsAsked;
     if (facts) {
-      const versions = await this.versions(rest, request);
-      const key = versions && !request.bypassCache ? ResultCache.key({ sha256: facts.sha256, tier: request.tier, tenantId: request.tenantId, versions }) : null;
+      const key = versions.cacheable && !request.bypassCache ? ResultCache.key({ sha256: facts.sha256, tier: request.tier, tenantId: request.tenantId, versions: versions.labels }) : null;
       const cached = key ? this.options.cache.get(key) : undefined;
       if (cached) {
         findings.push(...cached.findings);
         for (const [name, run] of Object.entries(cached.engines)) engines[name as EngineName] = { ...run, cached: true };
       } else {
+        // Only validation derives content; the engines after it read the same targets and none
+        // needs another's answer, so they run side by side and report in tier order.
+        const fractions = rest.map(() => 0);
+        const runs = await Promise.all(
+          rest.map((name, i) =>
+            this.runEngine(name, request, { file, targets, facts, workDir }, (f) => {
+              fractions[i] = f;
+              progress((1 + fractions.reduce((a, b) => a + b, 0)) * share);
+            }, versions.labels[name]),
+          ),
+        );
         const fresh: Finding[] = [];
         for (const [i, name] of rest.entries()) {
-          const { run, outcome } = await this.runEngine(name, request, { file, targets, facts, workDir }, (f) => progress((i + 1 + f) * share), versions?.[name]);
-          engines[name] = run;
-          if (outcome) {
-            fresh.push(...outcome.findings);
-            targets.push(...(outcome.artifacts ?? []));
-          }
+          engines[name] = runs[i]!.run;
+          fresh.push(...(runs[i]!.outcome?.findings ?? []));
         }
         findings.push(...fresh);
         if (key && rest.every((n) => engines[n]?.ran && !engines[n]?.error)) {
@@ -114,14 +124,19 @@ export class ScanPipeline {
     };
   }
 
-  /** Every engine's version, or null when one cannot be told (then the cache is not used). */
-  private async versions(names: readonly EngineName[], request: ScanRequest): Promise<Record<string, string> | null> {
-    try {
-      const pairs = await Promise.all(names.map(async (n) => [n, await this.byName.get(n)!.version(request)] as const));
-      return Object.fromEntries(pairs);
-    } catch {
-      return null;
-    }
+  /** Every engine's version label; cacheable only when every engine could prove its versions. */
+  private async versions(names: readonly EngineName[], request: ScanRequest): Promise<{ labels: Partial<Record<EngineName, string>>; cacheable: boolean }> {
+    const labels: Partial<Record<EngineName, string>> = {};
+    let cacheable = true;
+    await Promise.all(
+      names.map(async (name) => {
+        const scanner = this.byName.get(name);
+        const version = scanner ? await scanner.version(request).catch(() => null) : null;
+        if (version) labels[name] = version.label;
+        if (!version?.cacheable) cacheable = false;
+      }),
+    );
+    return { labels, cacheable };
   }
 
   private async runEngine(
@@ -148,7 +163,10 @@ export class ScanPipeline {
     try {
       const outcome = await Promise.race([scanner.scan(ctx), timeout]);
       const ms = Math.round(performance.now() - started);
-      return { run: { ran: true, ms, version: version ?? (await scanner.version(request).catch(() => undefined)) }, outcome };
+      // An engine that blocks the event loop (YARA-X does much of its work on the main thread)
+      // can return before the timer gets to fire: a late answer is a timeout all the same.
+      if (ms > timeoutMs) throw new EngineError("ENGINE_TIMEOUT", `${name} took ${ms} ms, over its ${timeoutMs} ms limit`, true);
+      return { run: { ran: true, ms, version: version ?? (await scanner.version(request).then((v) => v.label, () => undefined)) }, outcome };
     } catch (err) {
       controller.abort(err);
       const ms = Math.round(performance.now() - started);

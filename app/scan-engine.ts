@@ -26,7 +26,7 @@ export async function createScanEngine(config: Config): Promise<ScanEngine> {
   const clamd = new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
   const scanners: Scanner[] = [
     new ValidationScanner(config.allowedFileTypes, config.limits),
-    ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),
+    ...(config.clamav.enabled ? [new ClamavScanner(clamd)] : []),
     new YaraScanner(rules),
     new AnalysisScanner(),
   ];

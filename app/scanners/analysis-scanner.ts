@@ -3,7 +3,7 @@ import { shannonEntropy } from "../analysis/entropy.ts";
 import { HIGH_ENTROPY, sweepFile } from "../analysis/content-sweep.ts";
 import { heuristicFinding, type Finding } from "../findings.ts";
 import type { FileKind } from "../validation/file-kinds.ts";
-import type { FileFacts, ScanContext, ScanOutcome, Scanner, ScanTarget } from "./scanner.ts";
+import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, Scanner, ScanTarget } from "./scanner.ts";
 
 const VERSION = "analysis/1";
 const TEXT_KINDS: readonly FileKind[] = ["hl7v2", "fhir-json", "fhir-xml", "text", "csv"];
@@ -21,8 +21,8 @@ const PRIVATE_VALUE_ENTROPY = 7.5;
 export class AnalysisScanner implements Scanner {
   readonly name = "analysis" as const;
 
-  async version(): Promise<string> {
-    return VERSION;
+  async version(): Promise<EngineVersion> {
+    return { label: VERSION, cacheable: true };
   }
 
   async scan(ctx: ScanContext): Promise<ScanOutcome> {

@@ -1,12 +1,9 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import path from "node:path";
 import type { ClamdClient } from "../clamd/clamd-client.ts";
 import { parseInstreamReply, parseVersionReply } from "../clamd/clamd-reply.ts";
 import { EngineError } from "../errors/engine-error.ts";
 import type { Finding } from "../findings.ts";
-import type { ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
+import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
 
 /**
  * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
@@ -17,22 +14,19 @@ import type { ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
 export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
 
-  constructor(
-    private readonly clamd: ClamdClient,
-    private readonly dbDir: string,
-  ) {}
+  constructor(private readonly clamd: ClamdClient) {}
 
   /**
    * Asked anew for every scan (one loopback round trip): the answer is also the proof that
-   * clamd is up with the same databases, without which a cached verdict must not be served.
+   * clamd is up, and names the database version clamd has loaded. Without official or
+   * versioned databases clamd names none; then which signatures ran cannot be told and the
+   * result is not cached (the files on disk may be newer than what clamd has loaded).
    */
-  async version(): Promise<string> {
+  async version(): Promise<EngineVersion> {
     const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
     const parsed = parseVersionReply(raw);
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
-    // Without official databases clamd names no database version; the local database folder stands in for it.
-    const database = parsed.database ?? (await fingerprintDatabases(this.dbDir));
-    return `${parsed.engine}/${database}`;
+    return parsed.database ? { label: `${parsed.engine}/${parsed.database}`, cacheable: true } : { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
   }
 
   async scan(ctx: ScanContext): Promise<ScanOutcome> {
@@ -58,19 +52,4 @@ function classify(signature: string, target: string): Finding {
     return { engine: "clamav", id: signature, severity: "high", verdict: "suspicious", description: `ClamAV heuristic ${signature}`, target };
   }
   return { engine: "clamav", id: signature, severity: "high", verdict: "infected", description: `ClamAV signature ${signature}`, target };
-}
-
-async function fingerprintDatabases(dbDir: string): Promise<string> {
-  let names: string[];
-  try {
-    names = (await readdir(dbDir)).filter((n) => /\.(c[lv]d|[hmn]db|hsb|msb|ndb|ldb|cdb|idb|ign2?|fp|sfp|pdb|wdb|yara?|cbc|crb|gdb|info)$/.test(n)).sort();
-  } catch (err) {
-    throw new EngineError("ENGINE_FAILED", `clamd names no database version and ${dbDir} cannot be read`, false, { cause: err });
-  }
-  const hash = createHash("sha256");
-  for (const name of names) {
-    const s = await stat(path.join(dbDir, name));
-    hash.update(`${name}:${s.size}:${s.mtimeMs}\n`);
-  }
-  return `local-${hash.digest("hex").slice(0, 16)}`;
 }

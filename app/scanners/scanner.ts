@@ -32,6 +32,11 @@ export interface ScanRequest {
   readonly declaredType?: string;
   /** SHA-256 the client says the file has; a mismatch is an integrity error. */
   readonly expectedSha256?: string;
+  /**
+   * Hashes this service computed itself while the bytes arrived (the upload path), so
+   * validation need not read the whole file again. Never a client's claim: that is expectedSha256.
+   */
+  readonly digest?: { readonly size: number; readonly sha256: string; readonly sha1: string; readonly md5: string };
   /** Enterprise tenant whose own YARA rules apply. */
   readonly tenantId?: string;
   /** Skip the result cache (a rescan must run the current engines). */
@@ -44,8 +49,8 @@ export interface ScanContext {
   /** The file first, then what earlier engines derived from it (inflated datasets, carved executables). */
   readonly targets: readonly ScanTarget[];
   readonly facts: FileFacts | undefined;
-  /** A private folder for this scan, removed by the pipeline afterwards. */
-  readonly workDir: string;
+  /** A private folder for this scan, made on first use and removed by the pipeline afterwards. */
+  workDir(): Promise<string>;
   readonly signal: AbortSignal;
   /** Fraction of this engine's work done, 0..1. */
   progress(fraction: number): void;
@@ -53,9 +58,16 @@ export interface ScanContext {
 
 export interface ScanOutcome {
   readonly findings: readonly Finding[];
-  /** Content derived from the file that every later engine must scan too. */
+  /** Content derived from the file that every later engine must scan too (validation only). */
   readonly artifacts?: readonly ScanTarget[];
   readonly facts?: FileFacts;
+}
+
+export interface EngineVersion {
+  /** Engine and signature versions, recorded in every result. */
+  readonly label: string;
+  /** False when the label cannot prove which signatures were loaded: then nothing is cached. */
+  readonly cacheable: boolean;
 }
 
 /**
@@ -65,6 +77,6 @@ export interface ScanOutcome {
 export interface Scanner {
   readonly name: EngineName;
   /** The engine and signature versions a result depends on (part of the cache key). */
-  version(request: ScanRequest): Promise<string>;
+  version(request: ScanRequest): Promise<EngineVersion>;
   scan(ctx: ScanContext): Promise<ScanOutcome>;
 }

@@ -1,13 +1,13 @@
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import type { ScanLimits } from "../config.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { heuristicFinding, type Finding } from "../findings.ts";
 import { guardZip } from "../validation/archive-guard.ts";
 import { detectKind } from "../validation/detect-kind.ts";
 import { inspectDicom } from "../validation/dicom-inspector.ts";
-import { digestFile } from "../validation/file-digest.ts";
+import { digestFile, HEAD_BYTES } from "../validation/file-digest.ts";
 import { claimFromName, kindsFromDeclaredType, type FileKind } from "../validation/file-kinds.ts";
-import type { FileFacts, ScanContext, ScanOutcome, ScanTarget, Scanner } from "./scanner.ts";
+import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanTarget, Scanner } from "./scanner.ts";
 
 const VERSION = "validation/1";
 
@@ -26,8 +26,8 @@ export class ValidationScanner implements Scanner {
     private readonly limits: ScanLimits,
   ) {}
 
-  async version(): Promise<string> {
-    return VERSION;
+  async version(): Promise<EngineVersion> {
+    return { label: VERSION, cacheable: true };
   }
 
   async scan(ctx: ScanContext): Promise<ScanOutcome> {
@@ -36,7 +36,7 @@ export class ValidationScanner implements Scanner {
       throw new RejectedInputError("UNREADABLE_FILE", `the file cannot be read: ${err.message}`);
     })).size;
     if (size === 0) throw new RejectedInputError("EMPTY_FILE", "the file is empty");
-    const digest = await digestFile(file.path, ctx.signal, (done) => ctx.progress((0.8 * done) / size));
+    const digest = request.digest && request.digest.size === size ? { ...request.digest, head: await readHead(file.path) } : await digestFile(file.path, ctx.signal, (done) => ctx.progress((0.8 * done) / size));
     if (request.expectedSha256 && request.expectedSha256.toLowerCase() !== digest.sha256) {
       throw new RejectedInputError("INTEGRITY_MISMATCH", "the file's SHA-256 differs from the fileHash sent with it");
     }
@@ -78,5 +78,16 @@ export class ValidationScanner implements Scanner {
     if (declared === "foreign" || (declared !== "none" && (kind === null || !declared.includes(kind)))) {
       yield heuristicFinding("validation", "validation.declared-type-mismatch", `declared type ${JSON.stringify(declaredType)} does not match the content (${mime})`);
     }
+  }
+}
+
+async function readHead(path: string): Promise<Buffer> {
+  const handle = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, HEAD_BYTES, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }

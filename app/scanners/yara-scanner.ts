@@ -1,7 +1,7 @@
 import type { Finding, FindingVerdict, Severity } from "../findings.ts";
 import { TIER_POLICIES } from "../tiers.ts";
 import type { RuleMatch, YaraRuleBook } from "../yara/yara-rules.ts";
-import type { ScanContext, ScanOutcome, ScanRequest, Scanner } from "./scanner.ts";
+import type { EngineVersion, ScanContext, ScanOutcome, ScanRequest, Scanner } from "./scanner.ts";
 
 const SEVERITIES: readonly Severity[] = ["info", "low", "medium", "high", "critical"];
 
@@ -16,9 +16,9 @@ export class YaraScanner implements Scanner {
 
   constructor(private readonly book: YaraRuleBook) {}
 
-  async version(request: ScanRequest): Promise<string> {
+  async version(request: ScanRequest): Promise<EngineVersion> {
     const tenant = this.tenantRules(request);
-    return tenant ? `${this.book.builtIn.hash}+${tenant.hash}` : this.book.builtIn.hash;
+    return { label: tenant ? `${this.book.builtIn.hash}+${tenant.hash}` : this.book.builtIn.hash, cacheable: true };
   }
 
   async scan(ctx: ScanContext): Promise<ScanOutcome> {

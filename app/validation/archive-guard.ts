@@ -21,7 +21,7 @@ const S_IFLNK = 0o120000;
 
 interface Walk {
   readonly limits: ScanLimits;
-  readonly workDir: string;
+  readonly workDir: () => Promise<string>;
   readonly problems: ArchiveProblem[];
   readonly counts: Map<string, number>;
   entries: number;
@@ -36,7 +36,7 @@ interface Walk {
  * preamble. clamd truncates members over MaxFileSize and answers OK, so these limits are the
  * service's own. What it misses: the content of members (clamd and YARA see that).
  */
-export async function guardZip(file: string, limits: ScanLimits, workDir: string, signal: AbortSignal): Promise<ArchiveProblem[]> {
+export async function guardZip(file: string, limits: ScanLimits, workDir: () => Promise<string>, signal: AbortSignal): Promise<ArchiveProblem[]> {
   const walk: Walk = { limits, workDir, problems: [], counts: new Map(), entries: 0, totalBytes: 0, nestedSeq: 0, signal };
   await walkZip(walk, file, 0, "");
   return walk.problems;
@@ -127,7 +127,7 @@ async function inspectEntry(walk: Walk, zip: ZipFile, entry: Entry, depth: numbe
       stream.destroy();
       return true;
     }
-    const nested = path.join(walk.workDir, `nested-${++walk.nestedSeq}.zip`);
+    const nested = path.join(await walk.workDir(), `nested-${++walk.nestedSeq}.zip`);
     try {
       await extractTo(head, stream, nested, limits.archiveMaxEntryBytes);
     } catch (err) {

@@ -43,8 +43,7 @@ function known(kind: FileKind): DetectedType {
 const BINARY = { kind: null, mime: "application/octet-stream" } as const;
 
 function sniffText(head: Buffer): DetectedType {
-  // A multi-byte character may be cut at the end of the head: judge only what is whole.
-  const text = decodeUtf8(head.subarray(0, Math.max(0, head.length - 3)), head);
+  const text = decodeUtf8(head);
   if (text === null) return BINARY;
   const body = text.replace(/^\uFEFF/, "").trimStart();
   if (/^(MSH|FHS|BHS)\|/.test(body)) return known("hl7v2");
@@ -57,21 +56,37 @@ function sniffText(head: Buffer): DetectedType {
   return looksLikeCsv(body) ? known("csv") : known("text");
 }
 
-function decodeUtf8(whole: Buffer, original: Buffer): string | null {
-  if (original.length === 0) return null;
-  for (const byte of whole) {
+function decodeUtf8(head: Buffer): string | null {
+  if (head.length === 0) return null;
+  for (const byte of head) {
     // NUL and C0 controls other than tab, LF, VT (HL7 MLLP), FF, CR mark binary data.
     if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0b && byte !== 0x0c && byte !== 0x0d) return null;
   }
+  // The head may end inside a multi-byte character: allow up to three bytes to be cut off.
+  for (let cut = 0; cut <= Math.min(3, head.length - 1); cut++) {
+    const text = tryDecode(head.subarray(0, head.length - cut));
+    if (text !== null) return text;
+  }
+  return null;
+}
+
+function tryDecode(bytes: Buffer): string | null {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(whole);
-  } catch {
-    return null;
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (err) {
+    if (err instanceof TypeError) return null;
+    throw err;
   }
 }
 
 function looksLikeCsv(text: string): boolean {
-  const lines = text.split(/\r?\n/).filter((l) => l.length > 0).slice(0, 10);
+  const lines = text.split(/\r?\n/);
+  // The last line may be cut off by the end of the head.
+  if (!/\n$/.test(text)) lines.pop();
+  return consistentColumns(lines.filter((l) => l.length > 0).slice(0, 10));
+}
+
+function consistentColumns(lines: string[]): boolean {
   if (lines.length < 2) return false;
   for (const sep of [",", ";", "\t"]) {
     const counts = lines.map((l) => l.split(sep).length - 1);

@@ -40,7 +40,7 @@ const MAX_CARVE_BYTES = 64 * 1024 * 1024;
  * handed to every later engine, since clamd does not inflate them. What it misses: semantic
  * checks of tag values (the YARA rules and analysis look at content).
  */
-export async function inspectDicom(file: ScanTarget, size: number, limits: ScanLimits, workDir: string): Promise<DicomInspection> {
+export async function inspectDicom(file: ScanTarget, size: number, limits: ScanLimits, workDir: () => Promise<string>): Promise<DicomInspection> {
   const handle = await open(file.path, "r");
   try {
     const win = new FileWindow(handle, size);
@@ -67,7 +67,7 @@ export async function inspectDicom(file: ScanTarget, size: number, limits: ScanL
     // A walk of a dataset cut off at the inflate cap is bound to end mid-element; that issue is raised already.
     let walkProblemsMeaningful = true;
     if (syntax.deflated) {
-      const inflated: ScanTarget = { label: "inflated-dataset", path: path.join(workDir, "inflated-dataset.bin"), role: "dataset" };
+      const inflated: ScanTarget = { label: "inflated-dataset", path: path.join(await workDir(), "inflated-dataset.bin"), role: "dataset" };
       const failure = await inflateDataset(file.path, meta.datasetStart, inflated.path, limits.dicomMaxInflatedBytes);
       artifacts.push(inflated);
       if (failure) {
@@ -154,7 +154,7 @@ async function inflateDataset(
 }
 
 /** Cuts executables out of element values so that clamd sees each one as a file of its own. */
-async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: string): Promise<ScanTarget[]> {
+async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: () => Promise<string>): Promise<ScanTarget[]> {
   const out: ScanTarget[] = [];
   for (const x of walk.executables.slice(0, MAX_CARVED)) {
     let length = Math.min(x.length, MAX_CARVE_BYTES);
@@ -162,7 +162,7 @@ async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: str
       const image = peImageSize(await win.read(x.offset, Math.min(x.length, EXECUTABLE_PROBE_BYTES)), 0);
       if (image !== null) length = Math.min(length, image);
     }
-    const target: ScanTarget = { label: `carved-${x.kind}@${x.offset}`, path: path.join(workDir, `carved-${out.length}.bin`), role: "executable" };
+    const target: ScanTarget = { label: `carved-${x.kind}@${x.offset}`, path: path.join(await workDir(), `carved-${out.length}.bin`), role: "executable" };
     const out$ = createWriteStream(target.path, { mode: 0o600 });
     await pipeline(winStream(win, x.offset, length), out$);
     out.push(target);

@@ -7,7 +7,8 @@ export type DicomProblemId =
   | "dicom.length-out-of-bounds"
   | "dicom.nesting-too-deep"
   | "dicom.bad-delimiter"
-  | "dicom.too-many-elements";
+  | "dicom.too-many-elements"
+  | "dicom.trailing-data";
 
 export interface DicomProblem {
   readonly id: DicomProblemId;
@@ -90,6 +91,12 @@ export async function walkDataset(
     const group = u16(header, 0);
     const element = u16(header, 2);
 
+    // Vendors pad files with zeros after the dataset; padding must be zeros to the end.
+    if (stack.length === 0 && header.readBigUInt64LE(0) === 0n) {
+      if (await zerosToEnd(win, pos, end)) break;
+      return fail("dicom.trailing-data", "non-zero data after the zero padding that ends the dataset", pos);
+    }
+
     if (group === 0xfffe) {
       // Item and delimiter tags carry no VR in every transfer syntax.
       const length = u32(header, 4);
@@ -166,6 +173,16 @@ export async function walkDataset(
   }
   if (stack.some((c) => c.end === null)) return fail("dicom.truncated", "the file ends inside an open sequence or item", pos);
   return walk;
+}
+
+const ZEROS = Buffer.alloc(256 * 1024);
+
+async function zerosToEnd(win: FileWindow, from: number, end: number): Promise<boolean> {
+  for (let at = from; at < end; at += ZEROS.length) {
+    const part = await win.read(at, Math.min(ZEROS.length, end - at));
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
 }
 
 async function noteExecutable(win: FileWindow, walk: DatasetWalk, tag: string, offset: number, length: number): Promise<void> {

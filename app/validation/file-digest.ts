@@ -10,7 +10,7 @@ export interface FileDigest {
   readonly head: Buffer;
 }
 
-const HEAD_BYTES = 8192;
+export const HEAD_BYTES = 8192;
 
 /** One streaming pass: all three hashes and the head, whatever the file's size. */
 export async function digestFile(path: string, signal: AbortSignal, onProgress: (bytes: number) => void): Promise<FileDigest> {

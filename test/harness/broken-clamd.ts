@@ -26,7 +26,7 @@ export async function startBrokenClamd(mode: Misbehaviour): Promise<{ port: numb
       if (mode === "reset") return socket.resetAndDestroy();
       // Answer once the INSTREAM terminator (a zero-length chunk) or a VERSION command has arrived.
       const done = received.subarray(-4).equals(Buffer.alloc(4)) || received.toString("latin1").startsWith("zVERSION\0");
-      if (done) socket.end(received.toString("latin1").startsWith("zVERSION") ? "ClamAV 1.4.6/1/Thu Jan  1 00:00:00 1970\0" : REPLIES[mode]);
+      if (done) socket.end(received.toString("latin1").startsWith("zVERSION") ? "ClamAV 1.4.6/1/Thu Jan  1 00:00:00 1970\0" : (REPLIES[mode] ?? ""));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -1,19 +1,15 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClamdClient } from "../../app/clamd/clamd-client.ts";
-import { eicar } from "../fixtures/eicar.ts";
 import { freePort } from "./ports.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const CLAMD_CONF = path.join(ROOT, "docker/clamav/clamd.conf");
 export const TESTFILES_DIR = "/usr/share/clamav-testfiles";
 export const CLAM_EXE = path.join(TESTFILES_DIR, "clam.exe");
-
-const OVERRIDDEN = ["TCPSocket", "TCPAddr", "DatabaseDirectory", "TemporaryDirectory", "LogFile", "PidFile", "User", "LocalSocket"];
 
 /** A real clamd from Debian's clamav-daemon, on a free port, running docker/clamav/clamd.conf. */
 export class ClamdInstance {
@@ -33,23 +29,10 @@ export class ClamdInstance {
     if (!existsSync(CLAM_EXE)) throw new Error(`${CLAM_EXE} is missing: install clamav-testfiles`);
     const home = await mkdtemp(path.join(os.tmpdir(), "msd-clamd-"));
     const dbDir = path.join(home, "db");
-    await mkdir(dbDir);
-    await writeTestDatabase(dbDir);
+    execFileSync("bash", [path.join(ROOT, "scripts/make-test-definitions.sh"), dbDir]);
     const port = await freePort();
-    const conf = (await readFile(CLAMD_CONF, "utf8"))
-      .split("\n")
-      .filter((line) => !OVERRIDDEN.includes(line.split(/\s+/)[0]!))
-      .concat([
-        `TCPSocket ${port}`,
-        "TCPAddr 127.0.0.1",
-        `DatabaseDirectory ${dbDir}`,
-        `TemporaryDirectory ${home}`,
-        `LogFile ${path.join(home, "clamd.log")}`,
-        `PidFile ${path.join(home, "clamd.pid")}`,
-      ])
-      .join("\n");
     const confPath = path.join(home, "clamd.conf");
-    await writeFile(confPath, conf);
+    await writeFile(confPath, execFileSync("bash", [path.join(ROOT, "scripts/render-clamd-conf.sh"), String(port), dbDir, home]));
     const instance = new ClamdInstance(port, home, dbDir, confPath);
     await instance.launch();
     return instance;
@@ -77,8 +60,13 @@ export class ClamdInstance {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (child.exitCode === null) child.kill("SIGKILL");
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
+    if (child.exitCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
   }
 
   env(): Record<string, string> {
@@ -89,11 +77,4 @@ export class ClamdInstance {
     await this.stop();
     await rm(this.home, { recursive: true, force: true });
   }
-}
-
-/** The documented test signature set: clam.exe by MD5 (every clamav-testfiles wrapper unpacks to it) and EICAR. */
-export async function writeTestDatabase(dbDir: string): Promise<void> {
-  const hdb = execFileSync("/usr/bin/sigtool", ["--md5", CLAM_EXE], { encoding: "utf8" });
-  await writeFile(path.join(dbDir, "test-clam.hdb"), hdb);
-  await writeFile(path.join(dbDir, "test-eicar.ndb"), `Test.EICAR:0:*:${eicar().toString("hex")}\n`);
 }

@@ -100,7 +100,7 @@ describe("fail closed: no definite answer is never clean", () => {
     const big = await stack.file("big.csv", Buffer.from("a,b,c\n".repeat(20 * 1024 * 1024)));
     const r = await engine.pipeline.scan({ path: big, tier: "premium" });
     assert.equal(r.status, "error", describeResult(r));
-    assert.equal(r.engines.yara?.error?.code, "ENGINE_TIMEOUT");
+    assert.equal(r.engines.yara?.error?.code, "ENGINE_TIMEOUT", describeResult(r));
   });
 
   it("rules that do not compile refuse the start, naming file and line", async () => {

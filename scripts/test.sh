@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole suite in one run of Node's test runner: unit tests, then integration tests that
+# start their own clamd on free ports. A missing engine fails the run; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec node --import tsx --test --test-concurrency=2 --test-reporter=spec test/unit/*.test.ts test/integration/*.test.ts

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { ROOT } from "../harness/clamd.ts";
+import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
+import { buildDicom } from "../fixtures/dicom.ts";
+import { eicar } from "../fixtures/eicar.ts";
+
+const run = promisify(execFile);
+
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", path.join(ROOT, "app/scan-daemon.ts"), ...args], { env: { ...process.env, ...env }, cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function clamdCommand(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection({ host: "127.0.0.1", port }, () => s.end(`z${command}\0`));
+    let reply = "";
+    s.on("data", (d) => (reply += d.toString()));
+    s.on("end", () => resolve(reply));
+    s.on("error", reject);
+  });
+}
+
+describe("scan-daemon scan (CLI) and the result cache", () => {
+  let stack: ScanStack;
+  let env: Record<string, string>;
+  let clean: string;
+  let infected: string;
+  before(async () => {
+    stack = await startScanStack();
+    env = { ...stack.clamd.env(), SCAN_TMP_DIR: path.join(stack.dir, "cli-work") };
+    clean = await stack.file("study.dcm", buildDicom());
+    infected = await stack.file("eicar.txt", eicar());
+  });
+  after(() => stack.close());
+
+  it("exit 0 and one JSON object per line when everything is clean", async () => {
+    const { code, stdout } = await cli(["scan", clean, clean, "--json", "--tier", "premium"], env);
+    assert.equal(code, 0);
+    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      assert.equal(line.file, clean);
+      assert.equal(line.status, "clean");
+      assert.equal(line.fileType, "application/dicom");
+      assert.match(line.sha256, /^[0-9a-f]{64}$/);
+      assert.match(line.engines.clamav.version, /^ClamAV [\d.]+\/1\//, "engine and database version");
+      assert.match(line.engines.yara.version, /^[0-9a-f]{64}$/);
+      for (const key of ["status", "threatLevel", "confidence", "findings", "recommendations", "engines", "sha256", "fileType", "scanTimeMs"]) assert.ok(key in line, key);
+    }
+  });
+
+  it("exit 1 when something is not clean; one human line per file", async () => {
+    const { code, stdout } = await cli(["scan", clean, infected], env);
+    assert.equal(code, 1);
+    const lines = stdout.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /: clean$/);
+    assert.match(lines[1]!, /: infected .*Test\.EICAR/);
+  });
+
+  it("exit 2 when clamd is not there, or on a bad tier", async () => {
+    const down = await cli(["scan", clean, "--json"], { ...env, CLAMAV_PORT: "1" });
+    assert.equal(down.code, 2);
+    assert.equal(JSON.parse(down.stdout.trim()).status, "error");
+    assert.equal((await cli(["scan", clean, "--tier", "platinum"], env)).code, 2);
+  });
+
+  it("exit 2 with the variable named when the configuration is bad", async () => {
+    const r = await cli(["scan", clean], { ...env, CLAMAV_PORT: "not-a-port" });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /CLAMAV_PORT/);
+  });
+
+  it("rules test prints the matching rules", async () => {
+    const polyglot = await stack.file("poly.dcm", buildDicom({ preamble: Buffer.from("MZ\x90\x00") }));
+    const r = await cli(["rules", "test", polyglot], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /DICOM_Preamble_PE/);
+  });
+
+  it("the same bytes at the same versions are served from the cache; a rescan bypasses it", async () => {
+    const file = await stack.file("cache.dcm", buildDicom({ elements: [{ group: 0x0008, element: 0x0060, vr: "CS", value: Buffer.from("MR") }] }));
+    const first = await stack.scan(file, "gold");
+    assert.equal(first.status, "clean");
+    assert.ok(!first.engines.clamav?.cached);
+    const second = await stack.scan(file, "gold");
+    assert.equal(second.status, "clean");
+    assert.equal(second.engines.clamav?.cached, true);
+    assert.equal(second.engines.yara?.cached, true);
+    assert.ok(!second.engines.validation?.cached, "validation always runs");
+    const rescan = await stack.scan(file, "gold", { bypassCache: true });
+    assert.ok(!rescan.engines.clamav?.cached);
+    const otherTier = await stack.scan(file, "premium");
+    assert.ok(!otherTier.engines.clamav?.cached, "the tier is part of the key");
+  });
+
+  it("a definitions update (new daily version) misses the cache: the clean file is now infected", async () => {
+    const marker = "MEDICAL-SCAN-DAEMON-TEST-MARKER-7f3a";
+    const file = await stack.file("later.txt", Buffer.from(`Discharge summary\n${marker}\n`));
+    assert.equal((await stack.scan(file, "free")).status, "clean");
+    const extra = path.join(stack.dir, "update.ndb");
+    await writeFile(extra, `Test.Update.Marker:0:*:${Buffer.from(marker).toString("hex")}\n`);
+    execFileSync("bash", [path.join(ROOT, "scripts/make-test-definitions.sh"), stack.clamd.dbDir, "2", extra]);
+    assert.match(await clamdCommand(stack.clamd.port, "RELOAD"), /RELOADING/);
+    let r = await stack.scan(file, "free");
+    for (let i = 0; i < 50 && r.status !== "infected"; i++) {
+      await new Promise((res) => setTimeout(res, 200));
+      r = await stack.scan(file, "free");
+    }
+    assert.equal(r.status, "infected", describeResult(r));
+    assert.ok(r.findings.some((f) => f.id.startsWith("Test.Update.Marker")));
+    assert.match(r.engines.clamav?.version ?? "", /^ClamAV [\d.]+\/2\//, "the result names the new database version");
+  });
+});
