@@ -10,7 +10,7 @@ port=${CLAMAV_PORT:-3310}
 db_dir=${CLAMAV_DB_DIR:-$home/clamav-db}
 
 bash scripts/install-packages.sh docker/packages.txt docker/packages-test.txt
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
+[[ -d node_modules ]] || npm install --no-audit --no-fund
 npm run build
 
 mkdir -p "$home/clamd" "$db_dir"
