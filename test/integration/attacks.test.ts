@@ -91,6 +91,18 @@ describe("generated attacks are not clean from the tier named", () => {
     assert.ok(hit && hit.target.startsWith("carved-pe@"), describeResult(r));
   });
 
+  it("a study ZIP of clean DICOMs plus one polyglot names the bad member", async () => {
+    const members = [0, 1, 2].map((i) => ({ name: `study/IM000${i}.dcm`, data: buildDicom() }));
+    members.push({ name: "study/IM0003.dcm", data: buildDicom({ preamble: clamExe.subarray(0, 128) }) });
+    const file = await stack.file("study.zip", await zipOf(members));
+    const r = await stack.scan(file, "free");
+    assert.equal(r.status, "infected", describeResult(r));
+    const hit = r.findings.find((f) => f.id === "archive.member-preamble-executable");
+    assert.match(hit?.description ?? "", /study\/IM0003\.dcm/);
+    const clean = await stack.file("clean-study.zip", await zipOf(members.slice(0, 3)));
+    assert.equal((await stack.scan(clean, "gold")).status, "clean");
+  });
+
   it("a clean deflated DICOM, a clean PNG, HL7 and PDF stay clean at every tier", async () => {
     const { hl7, plainPdf, fhirJson } = await import("../fixtures/documents.ts");
     const files = [

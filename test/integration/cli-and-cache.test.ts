@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { loadConfig } from "../../app/config.ts";
+import { createScanEngine } from "../../app/scan-engine.ts";
 import { ROOT } from "../harness/clamd.ts";
 import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
@@ -104,6 +106,29 @@ describe("scan-daemon scan (CLI) and the result cache", () => {
     assert.ok(!rescan.engines.clamav?.cached);
     const otherTier = await stack.scan(file, "premium");
     assert.ok(!otherTier.engines.clamav?.cached, "the tier is part of the key");
+  });
+
+  it("enterprise tenants' own rules apply to that tenant's enterprise scans only", async () => {
+    const custom = path.join(stack.dir, "custom-rules");
+    await mkdir(path.join(custom, "acme"), { recursive: true });
+    await writeFile(path.join(custom, "acme", "acme.yar"), 'rule Acme_Forbidden_Marker { meta: severity = "high" verdict = "suspicious" description = "ACME policy" strings: $m = "ACME-FORBIDDEN" condition: $m }\n');
+    const engine = await createScanEngine(loadConfig({ ...env, YARA_CUSTOM_RULES_DIR: custom, SCAN_TMP_DIR: path.join(stack.dir, "custom-work") }));
+    const file = await stack.file("note.txt", Buffer.from("Referral note ACME-FORBIDDEN\n"));
+    const acme = await engine.pipeline.scan({ path: file, tier: "enterprise", tenantId: "acme" });
+    assert.equal(acme.status, "suspicious", describeResult(acme));
+    assert.ok(acme.findings.some((f) => f.id === "Acme_Forbidden_Marker" && f.severity === "high"));
+    for (const other of [{ tier: "enterprise" as const, tenantId: "globex" }, { tier: "gold" as const, tenantId: "acme" }]) {
+      assert.equal((await engine.pipeline.scan({ path: file, ...other })).status, "clean", JSON.stringify(other));
+    }
+  });
+
+  it("reports progress from 0 to 100, rising", async () => {
+    const seen: number[] = [];
+    const file = await stack.file("progress.dcm", buildDicom());
+    await stack.engine.pipeline.scan({ path: file, tier: "gold", bypassCache: true }, (p) => seen.push(p));
+    assert.equal(seen.at(-1), 100);
+    assert.ok(seen.length >= 3, JSON.stringify(seen));
+    assert.ok(seen.every((p, i) => i === 0 || p > seen[i - 1]!), JSON.stringify(seen));
   });
 
   it("a definitions update (new daily version) misses the cache: the clean file is now infected", async () => {
