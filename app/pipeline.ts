@@ -35,8 +35,9 @@ export type ProgressListener = (percent: number) => void;
 
 /**
  * Runs validation, then the tier's other engines over the file and everything validation
- * derived from it, each under its own timeout, and scores what they found. Fails closed: an engine that throws, times out or
- * is missing makes the result `error` unless another engine already proved it infected.
+ * derived from it, each under its own timeout, and scores what they found. Fails closed: an
+ * engine that throws, times out or is missing makes the result `error` unless another engine
+ * already proved it infected.
  */
 export class ScanPipeline {
   private readonly byName: ReadonlyMap<EngineName, Scanner>;

@@ -14,7 +14,7 @@ bash scripts/install-packages.sh docker/packages.txt docker/packages-test.txt
 npm run build
 
 mkdir -p "$home/clamd" "$db_dir"
-if ! compgen -G "$db_dir/*.c[lv]d" >/dev/null && ! compgen -G "$db_dir/*.[hn]db" >/dev/null; then
+if ! compgen -G "$db_dir/*.c[lvu]d" >/dev/null && ! compgen -G "$db_dir/*.[hn]db" >/dev/null; then
   echo "no ClamAV definitions in $db_dir: loading the TEST definitions only (not for production)"
   bash scripts/make-test-definitions.sh "$db_dir"
 fi

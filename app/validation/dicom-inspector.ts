@@ -163,8 +163,7 @@ async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: () 
       if (image !== null) length = Math.min(length, image);
     }
     const target: ScanTarget = { label: `carved-${x.kind}@${x.offset}`, path: path.join(await workDir(), `carved-${out.length}.bin`), role: "executable" };
-    const out$ = createWriteStream(target.path, { mode: 0o600 });
-    await pipeline(winStream(win, x.offset, length), out$);
+    await pipeline(winStream(win, x.offset, length), createWriteStream(target.path, { mode: 0o600 }));
     out.push(target);
   }
   return out;
@@ -175,7 +174,8 @@ async function* winStream(win: FileWindow, offset: number, length: number): Asyn
   for (let done = 0; done < length; ) {
     const part = await win.read(offset + done, Math.min(CHUNK, length - done));
     if (part.length === 0) return;
-    yield Buffer.from(part);
+    // FileWindow replaces its buffer on a move rather than overwriting it, so the slice stays valid.
+    yield part;
     done += part.length;
   }
 }

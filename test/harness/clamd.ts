@@ -70,7 +70,7 @@ export class ClamdInstance {
   }
 
   env(): Record<string, string> {
-    return { CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(this.port), CLAMAV_DB_DIR: this.dbDir };
+    return { CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(this.port) };
   }
 
   async destroy(): Promise<void> {

@@ -22,7 +22,7 @@ describe("fail closed: no definite answer is never clean", () => {
   after(() => stack.close());
 
   async function scanAgainst(port: number, timeoutMs = 1500) {
-    const engine = await createScanEngine(loadConfig({ CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(port), CLAMAV_TIMEOUT_MS: String(timeoutMs), CLAMAV_DB_DIR: stack.clamd.dbDir, SCAN_TMP_DIR: path.join(stack.dir, "work2") }));
+    const engine = await createScanEngine(loadConfig({ CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(port), CLAMAV_TIMEOUT_MS: String(timeoutMs), SCAN_TMP_DIR: path.join(stack.dir, "work2") }));
     return Promise.all(TIERS.map((tier) => engine.pipeline.scan({ path: cleanFile, tier })));
   }
 
