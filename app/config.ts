@@ -42,6 +42,27 @@ const envSchema = z.object({
   DICOM_MAX_DEPTH: int(1, 32),
   RESULT_CACHE_MAX_ENTRIES: int(0, 10_000),
   RESULT_CACHE_TTL_SECONDS: int(1, 3600),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").optional(),
+  REDIS_HOST: z.string().min(1).default("127.0.0.1"),
+  REDIS_PORT: int(1, 6379).pipe(z.number().max(65535)),
+  REDIS_PASSWORD: z.string().optional(),
+  DATA_DIR: z.string().min(1).default("var/data"),
+  QUARANTINE_DIR: z.string().min(1).default("var/quarantine"),
+  QUARANTINE_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (a 256-bit AES key)")
+    .optional(),
+  QUARANTINE_RETENTION_DAYS: int(1, 30),
+  FILE_RETENTION_DAYS: int(0, 30),
+  SCAN_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only").default("medical-scans"),
+  SCAN_WORKER_CONCURRENCY: int(1, 4),
+  SCAN_JOB_ATTEMPTS: int(1, 5),
+  SCAN_RETRY_DELAY_MS: int(100, 5000),
+  SCAN_JOB_TIMEOUT_MS: int(1000, 0),
+  SCAN_LOCK_DURATION_MS: int(1000, 0),
+  SCAN_STALLED_INTERVAL_MS: int(500, 30_000),
+  SCAN_MAX_STALLED_COUNT: int(0, 1),
+  RECONCILE_INTERVAL_MS: int(1000, 60_000),
 });
 
 export interface ScanLimits {
@@ -67,6 +88,26 @@ export interface Config {
   readonly allowedFileTypes: readonly FileKind[];
   readonly limits: ScanLimits;
   readonly resultCache: { readonly maxEntries: number; readonly ttlMs: number };
+  readonly redis: { readonly url: string };
+  readonly dataDir: string;
+  readonly quarantine: { readonly dir: string; readonly encryptionKey?: Buffer; readonly retentionDays: number };
+  /** Days a clean file is kept for downloads and rescans; 0 keeps it until deleted. */
+  readonly fileRetentionDays: number;
+  readonly queue: QueueSettings;
+}
+
+export interface QueueSettings {
+  readonly name: string;
+  /** Matches clamd's MaxThreads: more workers would only wait in clamd's queue. */
+  readonly concurrency: number;
+  readonly attempts: number;
+  /** First retry delay; each further retry doubles it. */
+  readonly retryDelayMs: number;
+  readonly jobTimeoutMs: number;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly reconcileIntervalMs: number;
 }
 
 /** Reads the environment once; every invalid variable is named in one ConfigError. */
@@ -78,6 +119,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  // The job timeout must outlast the slowest scan the engines' own timeouts allow (validation,
+  // then the rest side by side), and the lock must outlast the job, or a slow scan would be
+  // taken for a dead worker's and run twice.
+  const slowestScanMs = e.VALIDATION_TIMEOUT_MS + Math.max(e.CLAMAV_TIMEOUT_MS + 1000, e.YARA_TIMEOUT_MS, e.ANALYSIS_TIMEOUT_MS);
+  const jobTimeoutMs = e.SCAN_JOB_TIMEOUT_MS || slowestScanMs + 10_000;
+  const lockDurationMs = e.SCAN_LOCK_DURATION_MS || jobTimeoutMs + 30_000;
+  const problems: string[] = [];
+  if (jobTimeoutMs <= e.CLAMAV_TIMEOUT_MS) problems.push(`SCAN_JOB_TIMEOUT_MS=${jobTimeoutMs}: must be above CLAMAV_TIMEOUT_MS (${e.CLAMAV_TIMEOUT_MS})`);
+  if (lockDurationMs <= jobTimeoutMs) problems.push(`SCAN_LOCK_DURATION_MS=${lockDurationMs}: must be above the job timeout (${jobTimeoutMs})`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     clamav: {
       enabled: e.VIRUS_SCANNING_ENABLED,
@@ -99,5 +150,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dicomMaxDepth: e.DICOM_MAX_DEPTH,
     },
     resultCache: { maxEntries: e.RESULT_CACHE_MAX_ENTRIES, ttlMs: e.RESULT_CACHE_TTL_SECONDS * 1000 },
+    redis: { url: e.REDIS_URL ?? redisUrl(e.REDIS_HOST, e.REDIS_PORT, e.REDIS_PASSWORD) },
+    dataDir: path.resolve(e.DATA_DIR),
+    quarantine: {
+      dir: path.resolve(e.QUARANTINE_DIR),
+      encryptionKey: e.QUARANTINE_ENCRYPTION_KEY ? Buffer.from(e.QUARANTINE_ENCRYPTION_KEY, "hex") : undefined,
+      retentionDays: e.QUARANTINE_RETENTION_DAYS,
+    },
+    fileRetentionDays: e.FILE_RETENTION_DAYS,
+    queue: {
+      name: e.SCAN_QUEUE_NAME,
+      concurrency: e.SCAN_WORKER_CONCURRENCY,
+      attempts: e.SCAN_JOB_ATTEMPTS,
+      retryDelayMs: e.SCAN_RETRY_DELAY_MS,
+      jobTimeoutMs,
+      lockDurationMs,
+      stalledIntervalMs: e.SCAN_STALLED_INTERVAL_MS,
+      maxStalledCount: e.SCAN_MAX_STALLED_COUNT,
+      reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+    },
   };
+}
+
+function redisUrl(host: string, port: number, password?: string): string {
+  const auth = password ? `:${encodeURIComponent(password)}@` : "";
+  return `redis://${auth}${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -6,7 +6,7 @@ import type { Finding } from "./findings.ts";
 import { ResultCache } from "./result-cache.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanners/scanner.ts";
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun, type ScanStatus, type ThreatLevel } from "./scoring.ts";
-import { TIER_POLICIES, type EngineName } from "./tiers.ts";
+import { TIER_POLICIES, type EngineName, type Tier } from "./tiers.ts";
 
 /** The result of ARCHITECTURE.md section 4 (contract), plus the config hash that produced it. */
 export interface ScanResult {
@@ -123,6 +123,12 @@ export class ScanPipeline {
       scanTimeMs: Math.round(performance.now() - started),
       configHash: this.options.configHash,
     };
+  }
+
+  /** The final result of a scan that never gave one (a job that stalled or timed out for good). */
+  failure(tier: Tier, sha256: string, code: string, message: string): ScanResult {
+    const engines = { validation: { ran: false, ms: 0, error: { code, message, retryable: false } } };
+    return { ...scoreFindings([], engines, tier), findings: [], engines, sha256, fileType: null, scanTimeMs: 0, configHash: this.options.configHash };
   }
 
   /** Every engine's version label; cacheable only when every engine could prove its versions. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from "./cli.ts";
+import { main } from "./cli/main.ts";
 
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),

@@ -41,7 +41,13 @@ export async function createScanEngine(config: Config): Promise<ScanEngine> {
     },
     cache: new ResultCache(config.resultCache.maxEntries, config.resultCache.ttlMs),
     tmpDir: config.tmpDir,
-    configHash: createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16),
+    configHash: scanConfigHash(config),
   });
   return { pipeline, clamd, rules };
+}
+
+/** Only what changes a verdict: secrets and service settings stay out of results. */
+function scanConfigHash(config: Config): string {
+  const { clamav, yara, timeouts, allowedFileTypes, limits } = config;
+  return createHash("sha256").update(JSON.stringify({ clamav, yara, timeouts, allowedFileTypes, limits })).digest("hex").slice(0, 16);
 }

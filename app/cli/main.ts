@@ -1,16 +1,22 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfig } from "./config.ts";
-import { ConfigError } from "./errors/config-error.ts";
-import { RulesCompileError } from "./errors/rules-compile-error.ts";
-import type { ScanResult } from "./pipeline.ts";
-import { createScanEngine } from "./scan-engine.ts";
-import { isTier, TIERS } from "./tiers.ts";
-import { compileDir } from "./yara/yara-rules.ts";
+import { loadConfig } from "../config.ts";
+import { ConfigError } from "../errors/config-error.ts";
+import { NotFoundError } from "../errors/not-found-error.ts";
+import { RulesCompileError } from "../errors/rules-compile-error.ts";
+import type { ScanResult } from "../pipeline.ts";
+import { createScanEngine } from "../scan-engine.ts";
+import { isTier, TIERS } from "../tiers.ts";
+import { compileDir } from "../yara/yara-rules.ts";
+import { quarantineCommand, queueCommand, startCommand } from "./service-commands.ts";
 
 const HELP = `scan-daemon — security gate for medical files
 
 Usage:
+  scan-daemon start                               run the scan worker, reconciler and housekeeping in the foreground
+  scan-daemon queue failed | counts               the dead-letter list (jobs Bull gave up on) | job counts
+  scan-daemon queue retry JOB_ID... | --all       re-drive failed jobs as new jobs for the same files
+  scan-daemon quarantine list | release ID | delete ID | purge [--days N]
   scan-daemon scan FILE... [--tier T] [--json]   scan local files through the pipeline (clamd from CLAMAV_HOST/CLAMAV_PORT)
                                                   exit 0 all clean, 1 something not clean, 2 an error
   scan-daemon rules test FILE [--rules DIR]       run every YARA rule (basic and advanced) over FILE
@@ -22,6 +28,12 @@ export async function main(argv: string[], out: (line: string) => void = console
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case "start":
+        return await startCommand(out);
+      case "queue":
+        return await queueCommand(rest, out, err);
+      case "quarantine":
+        return await quarantineCommand(rest, out, err);
       case "scan":
         return await scanCommand(rest, out, err);
       case "rules":
@@ -36,7 +48,7 @@ export async function main(argv: string[], out: (line: string) => void = console
         return 2;
     }
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof RulesCompileError) {
+    if (e instanceof ConfigError || e instanceof RulesCompileError || e instanceof NotFoundError) {
       err(e.message);
       return 2;
     }

@@ -1,0 +1,211 @@
+import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Config } from "./config.ts";
+import { NotFoundError } from "./errors/not-found-error.ts";
+import { EventBus, type ScanEvent } from "./events/event-bus.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
+import { ScanQueue, type FailedJob, type QueueCounts } from "./queue/scan-queue.ts";
+import { ScanWorker } from "./queue/scan-worker.ts";
+import { Quarantine } from "./quarantine/quarantine.ts";
+import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
+import { DailyCounter } from "./redis/daily-counter.ts";
+import { LiveStats, type StatsSnapshot } from "./redis/live-stats.ts";
+import { connectRedis } from "./redis/redis-connection.ts";
+import { createScanEngine } from "./scan-engine.ts";
+import { FileStorage } from "./storage/file-storage.ts";
+import { applyRetention } from "./storage/retention.ts";
+import type { FileRecord } from "./store/file-repo.ts";
+import type { ScanRecord } from "./store/scan-repo.ts";
+import { openStore, type Store } from "./store/store.ts";
+import { Submissions, type SubmitFileInput, type Submitted } from "./submissions.ts";
+import type { Tier } from "./tiers.ts";
+
+export interface DaemonOptions {
+  /** Run scans in this process (default). False for processes that only accept and report. */
+  readonly worker?: boolean;
+  readonly log?: Logger;
+}
+
+type DaemonEvents = { [K in ScanEvent["type"]]: [Extract<ScanEvent, { type: K }>] };
+
+const HOUR = 3_600_000;
+
+/**
+ * The seed's programmatic API and the service's composition root: builds every part from one
+ * validated config, in order, and closes them in reverse. Events (`scan_progress`,
+ * `scan_result`, `stats`) arrive through Redis, so they come from every worker process.
+ */
+export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
+  readonly log: Logger;
+  private parts?: {
+    store: Store;
+    storage: FileStorage;
+    stats: LiveStats;
+    queue: ScanQueue;
+    quarantine: Quarantine;
+    submissions: Submissions;
+    worker?: ScanWorker;
+    reconciler?: Reconciler;
+  };
+  /** Undo steps of what initialize() built, run in reverse by close(), also after a failed start. */
+  private readonly closers: (() => Promise<void>)[] = [];
+
+  constructor(
+    readonly config: Config,
+    private readonly options: DaemonOptions = {},
+  ) {
+    super();
+    this.log = options.log ?? createLogger();
+  }
+
+  async initialize(): Promise<void> {
+    try {
+      await this.build();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async build(): Promise<void> {
+    const { config, log } = this;
+    const store = await openStore(config.dataDir);
+    this.closers.push(() => store.close());
+    const storage = new FileStorage(config.dataDir);
+    await storage.init();
+    const vault = new QuarantineVault(config.quarantine.dir, config.quarantine.encryptionKey);
+    await vault.init();
+    const quarantine = new Quarantine(store, vault, storage);
+    const redis = await connectRedis(config.redis.url, log, "daemon");
+    this.closers.push(() => redis.close());
+    const prefix = `msd:${config.queue.name}`;
+    const bus = await EventBus.create(redis, prefix, log);
+    this.closers.push(() => bus.close());
+    bus.on((event) => this.emit(event.type, event as never));
+    const stats = new LiveStats(redis, prefix);
+    const queue = new ScanQueue(config.redis.url, config.queue, log);
+    // Bull's close waits for the scans running in this process to finish.
+    this.closers.push(() => queue.close());
+    const submissions = new Submissions(store, storage, queue, new DailyCounter(redis, prefix), log);
+    this.parts = { store, storage, stats, queue, quarantine, submissions };
+    if (this.options.worker === false) return;
+
+    const engine = await createScanEngine(config);
+    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log, tmpDir: path.join(config.tmpDir, "rescans") });
+    const reconciler = new Reconciler(store, queue, worker, quarantine, log);
+    Object.assign(this.parts, { worker, reconciler });
+    queue.bull.on("failed", (job, err) => {
+      void (async () => {
+        if ((await job.getState()) !== "failed") return;
+        await worker.recordFailure(String(job.id), job.data, err.message);
+      })().catch((e: unknown) => log.error({ err: e, jobId: job.id }, "could not record a failed job; the reconciler will"));
+    });
+    await reconciler.run();
+    queue.bull.process(config.queue.concurrency, (job) => worker.process(job)).catch((err: unknown) => log.error({ err }, "queue processing stopped"));
+    const every = (ms: number, task: () => Promise<unknown>, what: string) => {
+      const timer = setInterval(() => void task().catch((err: unknown) => log.error({ err }, `${what} failed`)), ms);
+      timer.unref();
+      this.closers.push(async () => clearInterval(timer));
+    };
+    every(config.queue.reconcileIntervalMs, () => reconciler.run(), "reconcile");
+    every(HOUR, () => this.applyRetention(), "retention");
+  }
+
+  submitFile(input: SubmitFileInput): Promise<Submitted> {
+    return this.use().submissions.submitFile(input);
+  }
+
+  /** Another scan with the current engines; `userId` limits it to the owner's files. */
+  async rescan(fileId: string, by: { userId?: string; tier?: Tier } = {}): Promise<Submitted> {
+    const file = await this.getFile(fileId, by.userId);
+    return this.use().submissions.rescan(file, by.userId ?? "admin", by.tier);
+  }
+
+  /** A file's record; with `userId`, only that user's file (another's is not found). */
+  async getFile(fileId: string, userId?: string): Promise<FileRecord> {
+    const file = await this.use().store.files.get(fileId);
+    if (!file || (userId !== undefined && file.ownerId !== userId)) throw new NotFoundError("FILE_NOT_FOUND", `no file ${fileId}`);
+    return file;
+  }
+
+  async getScans(fileId: string, userId?: string): Promise<ScanRecord[]> {
+    await this.getFile(fileId, userId);
+    return this.use().store.scans.scansForFile(fileId);
+  }
+
+  /** The job's result once recorded, or undefined after `timeoutMs`. */
+  async waitForResult(jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
+    const { store } = this.use();
+    let stop = () => {};
+    const announced = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      const listener = (e: { jobId: string }) => e.jobId === jobId && resolve();
+      this.on("scan_result", listener);
+      stop = () => {
+        clearTimeout(timer);
+        this.off("scan_result", listener);
+      };
+    });
+    try {
+      // Listening first, then reading: a result recorded in between is not missed.
+      const stored = await store.scans.resultForJob(jobId);
+      if (stored) return stored;
+      await announced;
+      return await store.scans.resultForJob(jobId);
+    } finally {
+      stop();
+    }
+  }
+
+  queueCounts(): Promise<QueueCounts> {
+    return this.use().queue.counts();
+  }
+
+  failedJobs(): Promise<FailedJob[]> {
+    return this.use().queue.failedJobs();
+  }
+
+  /** Re-drives a dead-letter job: a new job for its file; the failed one is removed. */
+  async redrive(jobId: string, actor = "admin"): Promise<Submitted> {
+    const { queue, submissions } = this.use();
+    const job = await queue.getJob(jobId);
+    if (!job || (await job.getState()) !== "failed") throw new NotFoundError("JOB_NOT_FOUND", `no failed job ${jobId}`);
+    const file = await this.getFile(job.data.fileId);
+    const submitted = await submissions.redrive(file, job.data.scanType, actor);
+    await job.remove();
+    return submitted;
+  }
+
+  get quarantine(): Quarantine {
+    return this.use().quarantine;
+  }
+
+  stats(): Promise<StatsSnapshot> {
+    return this.use().stats.snapshot();
+  }
+
+  reconcile(): Promise<ReconcileReport> {
+    const { reconciler } = this.use();
+    if (!reconciler) throw new Error("reconcile runs in a worker process");
+    return reconciler.run();
+  }
+
+  applyRetention(now = new Date()): Promise<{ purged: number; expired: number }> {
+    const { store, storage, quarantine } = this.use();
+    return applyRetention({ store, storage, quarantine, log: this.log }, { quarantineDays: this.config.quarantine.retentionDays, fileDays: this.config.fileRetentionDays }, now);
+  }
+
+  /** Waits for running scans to finish, then closes the queue, Redis and SQLite. */
+  async close(): Promise<void> {
+    this.parts = undefined;
+    for (const undo of this.closers.splice(0).reverse()) {
+      await undo().catch((err: unknown) => this.log.warn({ err }, "close step failed"));
+    }
+  }
+
+  private use(): NonNullable<MedicalFileScanDaemon["parts"]> {
+    if (!this.parts) throw new Error("MedicalFileScanDaemon: call initialize() first");
+    return this.parts;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Logger } from "../log.ts";
+import type { Quarantine } from "../quarantine/quarantine.ts";
+import type { Store } from "../store/store.ts";
+import type { ScanQueue } from "./scan-queue.ts";
+import type { ScanWorker } from "./scan-worker.ts";
+
+export interface ReconcileReport {
+  /** Open jobs that Redis had lost, queued again under the same id. */
+  readonly requeued: number;
+  /** Jobs Bull had given up on whose final error result was missing. */
+  readonly failed: number;
+  /** Interrupted quarantine moves finished. */
+  readonly quarantined: number;
+}
+
+/**
+ * SQLite is the record of what was accepted; Redis only of what is queued. At start and then
+ * periodically, every job that SQLite holds open is checked against Bull: lost ones are
+ * queued again, dead ones get their final error result, and moves into quarantine that a
+ * crash interrupted are finished.
+ */
+export class Reconciler {
+  constructor(
+    private readonly store: Store,
+    private readonly queue: ScanQueue,
+    private readonly worker: ScanWorker,
+    private readonly quarantine: Quarantine,
+    private readonly log: Logger,
+  ) {}
+
+  async run(): Promise<ReconcileReport> {
+    let requeued = 0;
+    let failed = 0;
+    let quarantined = 0;
+    for (const entry of await this.store.scans.openJobs()) {
+      const file = await this.store.files.get(entry.fileId);
+      if (!file) continue;
+      const data = { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier: file.tier, userId: file.ownerId, scanType: entry.scanType };
+      const job = await this.queue.getJob(entry.jobId);
+      const state = job ? await job.getState() : "missing";
+      if (state === "missing") {
+        await this.queue.add(entry.jobId, data);
+        requeued++;
+      } else if (state === "failed" || (state === "completed" && !(await this.store.scans.hasResult(entry.jobId)))) {
+        await this.worker.recordFailure(entry.jobId, data, job?.failedReason ?? `the job ended ${state} without a result`);
+        failed++;
+      }
+    }
+    for (const file of await this.store.files.listByState(["quarantining"])) {
+      const latest = await this.store.scans.latestForFile(file.id);
+      if (!latest || latest.status === "clean") continue;
+      await this.quarantine.admit(file, latest.id, latest);
+      quarantined++;
+    }
+    if (requeued + failed + quarantined > 0) this.log.warn({ requeued, failed, quarantined }, "reconciled");
+    return { requeued, failed, quarantined };
+  }
+}

@@ -1,0 +1,103 @@
+import Bull from "bull";
+import type { QueueSettings } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { ScanType } from "../store/scan-repo.ts";
+import { TIER_POLICIES, type Tier } from "../tiers.ts";
+
+/** What a job carries; the file's current place is looked up again when the job runs. */
+export interface ScanJobData {
+  readonly fileId: string;
+  readonly storedPath: string;
+  readonly sha256: string;
+  readonly tier: Tier;
+  readonly userId: string;
+  readonly scanType: ScanType;
+}
+
+export type ScanJob = Bull.Job<ScanJobData>;
+
+export interface QueueCounts {
+  readonly waiting: number;
+  readonly active: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly delayed: number;
+}
+
+export interface FailedJob {
+  readonly jobId: string;
+  readonly fileId: string;
+  readonly tier: Tier;
+  readonly scanType: ScanType;
+  readonly attemptsMade: number;
+  readonly failedReason: string;
+  readonly finishedAt: string | null;
+}
+
+/**
+ * The one Bull queue. Priority comes from the tier table; engine errors are retried with
+ * exponential backoff; failed jobs are kept (the dead letter list) until re-driven.
+ */
+export class ScanQueue {
+  readonly bull: Bull.Queue<ScanJobData>;
+
+  constructor(
+    redisUrl: string,
+    private readonly settings: QueueSettings,
+    log: Logger,
+  ) {
+    this.bull = new Bull<ScanJobData>(settings.name, redisUrl, {
+      settings: {
+        lockDuration: settings.lockDurationMs,
+        stalledInterval: settings.stalledIntervalMs,
+        maxStalledCount: settings.maxStalledCount,
+      },
+    });
+    let lastLogged = 0;
+    this.bull.on("error", (err: Error) => {
+      if (Date.now() - lastLogged > 10_000) {
+        lastLogged = Date.now();
+        log.warn({ err: err.message }, "queue error");
+      }
+    });
+  }
+
+  /** Adding a job id that exists already is a no-op in Bull, so a retried add cannot duplicate. */
+  async add(jobId: string, data: ScanJobData): Promise<void> {
+    await this.bull.add(data, {
+      jobId,
+      priority: TIER_POLICIES[data.tier].priority,
+      attempts: this.settings.attempts,
+      backoff: { type: "exponential", delay: this.settings.retryDelayMs },
+      timeout: this.settings.jobTimeoutMs,
+      removeOnComplete: 1000,
+      removeOnFail: false,
+    });
+  }
+
+  getJob(jobId: string): Promise<ScanJob | null> {
+    return this.bull.getJob(jobId);
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const c = await this.bull.getJobCounts();
+    return { waiting: c.waiting, active: c.active, completed: c.completed, failed: c.failed, delayed: c.delayed };
+  }
+
+  async failedJobs(limit = 1000): Promise<FailedJob[]> {
+    const jobs = await this.bull.getFailed(0, limit - 1);
+    return jobs.map((job) => ({
+      jobId: String(job.id),
+      fileId: job.data.fileId,
+      tier: job.data.tier,
+      scanType: job.data.scanType,
+      attemptsMade: job.attemptsMade,
+      failedReason: job.failedReason ?? "",
+      finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.bull.close();
+  }
+}

@@ -1,0 +1,149 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { ScanIncompleteError } from "../errors/scan-incomplete-error.ts";
+import type { EventBus } from "../events/event-bus.ts";
+import type { Logger } from "../log.ts";
+import type { ScanPipeline, ScanResult } from "../pipeline.ts";
+import type { Quarantine } from "../quarantine/quarantine.ts";
+import type { LiveStats } from "../redis/live-stats.ts";
+import type { FileRecord } from "../store/file-repo.ts";
+import type { Store } from "../store/store.ts";
+import type { ScanJob, ScanJobData } from "./scan-queue.ts";
+
+export interface ScanWorkerDeps {
+  readonly store: Store;
+  readonly pipeline: ScanPipeline;
+  readonly quarantine: Quarantine;
+  readonly bus: EventBus;
+  readonly stats: LiveStats;
+  readonly log: Logger;
+  /** For plaintext copies of quarantined files being rescanned. */
+  readonly tmpDir: string;
+}
+
+/**
+ * Runs one job: scan the file where it is now, then record exactly one verdict for the job.
+ * Retryable engine errors go back to Bull while attempts remain; the last attempt records the
+ * error as final. Only the process whose verdict row was written moves the file and sends
+ * the result event, so a job that runs twice has one row and one event.
+ */
+export class ScanWorker {
+  constructor(private readonly deps: ScanWorkerDeps) {}
+
+  async process(job: ScanJob): Promise<string> {
+    const jobId = String(job.id);
+    const { store } = this.deps;
+    if (await store.scans.hasResult(jobId)) return "already recorded";
+    const file = await store.files.get(job.data.fileId);
+    if (!file) throw new Error(`job ${jobId} names a file that is not in the store`);
+    const attempt = job.attemptsMade + 1;
+    await store.scans.markOpen(jobId, "active", attempt, null, new Date().toISOString());
+
+    const result = await this.scan(job, file);
+    if (result.status === "error" && worthRetrying(result)) {
+      const reason = errorSummary(result);
+      if (attempt < (job.opts.attempts ?? 1)) {
+        await store.scans.markOpen(jobId, "retrying", attempt, reason, new Date().toISOString());
+        throw new ScanIncompleteError(reason);
+      }
+      await this.record(jobId, job.data, result);
+      throw new ScanIncompleteError(`${reason} (after ${attempt} attempts)`);
+    }
+    await this.record(jobId, job.data, result);
+    return result.status;
+  }
+
+  /** A job Bull gave up on (stalled past its limit, timed out, threw on its last attempt). */
+  async recordFailure(jobId: string, data: ScanJobData, reason: string): Promise<void> {
+    await this.record(jobId, data, this.deps.pipeline.failure(data.tier, data.sha256, "JOB_FAILED", reason));
+  }
+
+  /** Writes the verdict once, then moves the file if it is not clean and tells every process. */
+  async record(jobId: string, data: ScanJobData, result: ScanResult): Promise<void> {
+    const { store, quarantine, log } = this.deps;
+    const scanId = randomUUID();
+    const now = new Date().toISOString();
+    const clean = result.status === "clean";
+    const file = await store.db.transaction(async (tx) => {
+      const current = await store.files.get(data.fileId, tx);
+      if (!current) return null;
+      const inserted = await store.scans.insertResult(tx, {
+        id: scanId,
+        jobId,
+        fileId: data.fileId,
+        filePath: current.storedPath ?? data.storedPath,
+        scanType: data.scanType,
+        tier: data.tier,
+        result,
+        now,
+      });
+      if (!inserted) return null;
+      if (clean) await store.files.transition(tx, data.fileId, ["queued"], { state: "stored", detectedType: result.fileType }, now);
+      else await store.files.transition(tx, data.fileId, ["queued", "stored", "released"], { state: "quarantining", detectedType: result.fileType }, now);
+      await store.audit.append(tx, { actor: "system", action: "verdict", fileId: data.fileId, sha256: data.sha256, detail: { jobId, scanId, status: result.status, threatLevel: result.threatLevel } }, now);
+      return store.files.get(data.fileId, tx);
+    });
+    if (!file) return;
+    log.info({ jobId, fileId: file.id, sha256: file.sha256, status: result.status, ms: result.scanTimeMs }, "verdict");
+    try {
+      if (file.state === "quarantining") await quarantine.admit(file, scanId, result);
+      else if (clean && file.state === "quarantined") await quarantine.releaseAfterCleanRescan(file.id);
+    } catch (err) {
+      // The verdict is stored and not clean, so the file is not reachable as clean; the
+      // reconciler finishes the move.
+      log.error({ err, jobId, fileId: file.id }, "quarantine move failed");
+    }
+    await this.announce(jobId, file, result);
+  }
+
+  private async scan(job: ScanJob, file: FileRecord): Promise<ScanResult> {
+    const { pipeline, tmpDir } = this.deps;
+    const request = { tier: job.data.tier, declaredName: file.originalName, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: job.data.scanType === "rescan" };
+    const progress = this.progressReporter(job, file);
+    if (file.storedPath) return pipeline.scan({ ...request, path: file.storedPath }, progress);
+    if (file.state !== "quarantined") return pipeline.failure(job.data.tier, file.sha256, "FILE_GONE", `the file is ${file.state}; nothing left to scan`);
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(path.join(tmpDir, "rescan-"));
+    try {
+      const copy = path.join(dir, "file");
+      if (!(await this.deps.quarantine.extractForScan(file.id, copy))) return pipeline.failure(job.data.tier, file.sha256, "FILE_GONE", "the quarantine entry is gone");
+      return await pipeline.scan({ ...request, path: copy }, progress);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Every 10 % at most: progress is for people watching, not a log. */
+  private progressReporter(job: ScanJob, file: FileRecord): (percent: number) => void {
+    let sent = -10;
+    return (percent) => {
+      if (percent < 100 && percent - sent < 10) return;
+      sent = percent;
+      const event = { type: "scan_progress", jobId: String(job.id), fileId: file.id, userId: file.ownerId, progress: percent } as const;
+      Promise.all([job.progress(percent), this.deps.bus.publish(event)]).catch((err: unknown) => this.deps.log.debug({ err, jobId: job.id }, "progress not sent"));
+    };
+  }
+
+  private async announce(jobId: string, file: FileRecord, result: ScanResult): Promise<void> {
+    const { bus, stats, log } = this.deps;
+    try {
+      await bus.publish({ type: "scan_result", jobId, fileId: file.id, userId: file.ownerId, fileName: file.originalName, result });
+      await bus.publish({ type: "stats", data: await stats.record(result.status, result.scanTimeMs) });
+    } catch (err) {
+      log.warn({ err, jobId }, "result event not sent; the verdict is stored");
+    }
+  }
+}
+
+/** Retrying helps only when every engine that failed may succeed later (clamd down, a timeout). */
+function worthRetrying(result: ScanResult): boolean {
+  const errors = Object.values(result.engines).flatMap((run) => (run.error ? [run.error] : []));
+  return errors.length > 0 && errors.every((e) => e.retryable);
+}
+
+function errorSummary(result: ScanResult): string {
+  return Object.entries(result.engines)
+    .flatMap(([name, run]) => (run.error ? [`${name}: ${run.error.code}`] : []))
+    .join("; ");
+}

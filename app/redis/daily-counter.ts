@@ -1,0 +1,34 @@
+import type { RedisConnection } from "./redis-connection.ts";
+
+export interface DailyUse {
+  readonly allowed: boolean;
+  readonly count: number;
+  /** Seconds until the next UTC day, when the count starts again. */
+  readonly retryAfterSeconds: number;
+}
+
+/** Files per user per UTC day, shared by every process through Redis. */
+export class DailyCounter {
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly prefix: string,
+  ) {}
+
+  /** Counts one file if the user is under `limit` today; a refused file is not counted. */
+  async consume(userId: string, limit: number, now = new Date()): Promise<DailyUse> {
+    const key = `${this.prefix}:daily:${now.toISOString().slice(0, 10)}:${userId}`;
+    const [count] = (await this.redis.multi().incr(key).expire(key, 2 * 86_400).exec()) as unknown as [number];
+    const nextDay = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    const retryAfterSeconds = Math.ceil((nextDay - now.getTime()) / 1000);
+    if (count > limit) {
+      await this.redis.decr(key);
+      return { allowed: false, count: count - 1, retryAfterSeconds };
+    }
+    return { allowed: true, count, retryAfterSeconds };
+  }
+
+  /** Gives back a file counted for an upload that was then refused (too big, bad hash). */
+  async release(userId: string, now = new Date()): Promise<void> {
+    await this.redis.decr(`${this.prefix}:daily:${now.toISOString().slice(0, 10)}:${userId}`);
+  }
+}

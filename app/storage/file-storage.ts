@@ -1,0 +1,63 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, rm } from "node:fs/promises";
+import path from "node:path";
+import { moveDurably } from "./durable-fs.ts";
+
+export interface StoredFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * DATA_DIR/files holds accepted files by id (never by the client's name); DATA_DIR/incoming
+ * holds bytes still arriving, which never count as stored.
+ */
+export class FileStorage {
+  readonly filesDir: string;
+  readonly incomingDir: string;
+
+  constructor(dataDir: string) {
+    this.filesDir = path.join(dataDir, "files");
+    this.incomingDir = path.join(dataDir, "incoming");
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.filesDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.incomingDir, { recursive: true, mode: 0o700 });
+  }
+
+  pathFor(fileId: string): string {
+    return path.join(this.filesDir, fileId);
+  }
+
+  /** Copies a caller's file in, hashing as it streams; the source is left as it was. */
+  async ingestCopy(source: string, fileId: string): Promise<StoredFile> {
+    const temp = path.join(this.incomingDir, randomUUID());
+    const sha256 = createHash("sha256");
+    let size = 0;
+    try {
+      const out = await open(temp, "wx", 0o600);
+      try {
+        for await (const chunk of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+          sha256.update(chunk);
+          size += chunk.length;
+          await out.write(chunk);
+        }
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      const dest = this.pathFor(fileId);
+      await moveDurably(temp, dest);
+      return { path: dest, size, sha256: sha256.digest("hex") };
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  async remove(filePath: string): Promise<void> {
+    await rm(filePath, { force: true });
+  }
+}

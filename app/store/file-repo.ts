@@ -1,0 +1,97 @@
+import type { Tier } from "../tiers.ts";
+import type { SqlExecutor } from "./sqlite.ts";
+
+/**
+ * queued: accepted, no verdict yet · stored: clean, kept in DATA_DIR · quarantining: a verdict
+ * that is not clean is recorded and the move is under way · quarantined · released: an admin
+ * let it out · deleted · expired: removed by the retention setting.
+ */
+export type FileState = "queued" | "stored" | "quarantining" | "quarantined" | "released" | "deleted" | "expired";
+
+export interface FileRecord {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly tier: Tier;
+  /** Sanitised for display only; never used as a path and never logged. */
+  readonly originalName: string;
+  /** Where the bytes are in DATA_DIR; null once they moved to quarantine or were removed. */
+  readonly storedPath: string | null;
+  readonly size: number;
+  readonly sha256: string;
+  readonly detectedType: string | null;
+  readonly state: FileState;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+interface FileRow {
+  id: string;
+  owner_id: string;
+  tier: Tier;
+  original_name: string;
+  stored_path: string | null;
+  size: number;
+  sha256: string;
+  detected_type: string | null;
+  state: FileState;
+  created_at: string;
+  updated_at: string;
+}
+
+const toRecord = (r: FileRow): FileRecord => ({
+  id: r.id,
+  ownerId: r.owner_id,
+  tier: r.tier,
+  originalName: r.original_name,
+  storedPath: r.stored_path,
+  size: r.size,
+  sha256: r.sha256,
+  detectedType: r.detected_type,
+  state: r.state,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class FileRepo {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async insert(tx: SqlExecutor, f: Omit<FileRecord, "createdAt" | "updatedAt" | "detectedType">, now: string): Promise<void> {
+    await tx.run(
+      "INSERT INTO files (id, owner_id, tier, original_name, stored_path, size, sha256, detected_type, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+      [f.id, f.ownerId, f.tier, f.originalName, f.storedPath, f.size, f.sha256, f.state, now, now],
+    );
+  }
+
+  async get(id: string, db: SqlExecutor = this.db): Promise<FileRecord | undefined> {
+    const row = await db.get<FileRow>("SELECT * FROM files WHERE id = ?", [id]);
+    return row && toRecord(row);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 FROM files WHERE id = ?", [id])) !== undefined;
+  }
+
+  /** Moves a file to `state` only from one of `from`; false when another writer got there first. */
+  async transition(tx: SqlExecutor, id: string, from: readonly FileState[], to: { state: FileState; storedPath?: string | null; detectedType?: string | null }, now: string): Promise<boolean> {
+    const sets = ["state = ?", "updated_at = ?"];
+    const params: (string | null)[] = [to.state, now];
+    if (to.storedPath !== undefined) {
+      sets.push("stored_path = ?");
+      params.push(to.storedPath);
+    }
+    if (to.detectedType !== undefined) {
+      sets.push("detected_type = COALESCE(?, detected_type)");
+      params.push(to.detectedType);
+    }
+    const { changes } = await tx.run(`UPDATE files SET ${sets.join(", ")} WHERE id = ? AND state IN (${from.map(() => "?").join(", ")})`, [...params, id, ...from]);
+    return changes === 1;
+  }
+
+  async listByState(states: readonly FileState[], createdBefore?: string): Promise<FileRecord[]> {
+    const rows = await this.db.all<FileRow>(
+      `SELECT * FROM files WHERE state IN (${states.map(() => "?").join(", ")}) AND created_at < ? ORDER BY created_at`,
+      [...states, createdBefore ?? "9999"],
+    );
+    return rows.map(toRecord);
+  }
+}

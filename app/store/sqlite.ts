@@ -1,0 +1,84 @@
+import sqlite3 from "sqlite3";
+
+export type SqlParams = readonly (string | number | null)[];
+
+/** What a transaction body may do: the same statements, inside the transaction. */
+export interface SqlExecutor {
+  run(sql: string, params?: SqlParams): Promise<{ changes: number }>;
+  get<T>(sql: string, params?: SqlParams): Promise<T | undefined>;
+  all<T>(sql: string, params?: SqlParams): Promise<T[]>;
+}
+
+/**
+ * One sqlite3 connection with promises. Writes are serialised through one chain, because a
+ * connection shares its transaction with every caller: without the chain, a write of one
+ * request would land inside (and roll back with) another's transaction. Reads run freely.
+ */
+export class SqliteDatabase implements SqlExecutor {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly db: sqlite3.Database) {}
+
+  static async open(file: string): Promise<SqliteDatabase> {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const handle = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(handle)));
+    });
+    // Other processes (CLI, a second worker) share the file: wait for their locks, do not fail.
+    db.configure("busyTimeout", 15_000);
+    const sql = new SqliteDatabase(db);
+    // WAL lets readers run beside the writer; FULL makes a committed verdict survive power loss.
+    await sql.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    return sql;
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+
+  get<T>(sql: string, params: SqlParams = []): Promise<T | undefined> {
+    return new Promise((resolve, reject) => this.db.get<T>(sql, params, (err, row) => (err ? reject(err) : resolve(row))));
+  }
+
+  all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all<T>(sql, params, (err, rows) => (err ? reject(err) : resolve(rows))));
+  }
+
+  run(sql: string, params: SqlParams = []): Promise<{ changes: number }> {
+    return this.serialised(() => this.rawRun(sql, params));
+  }
+
+  /** BEGIN IMMEDIATE takes the write lock up front, so two processes cannot deadlock upgrading. */
+  transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.serialised(async () => {
+      await this.rawRun("BEGIN IMMEDIATE");
+      try {
+        const tx: SqlExecutor = { run: (s, p = []) => this.rawRun(s, p), get: (s, p) => this.get(s, p), all: (s, p) => this.all(s, p) };
+        const value = await body(tx);
+        await this.rawRun("COMMIT");
+        return value;
+      } catch (err) {
+        await this.rawRun("ROLLBACK");
+        throw err;
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serialised(() => new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve()))));
+  }
+
+  private rawRun(sql: string, params: SqlParams = []): Promise<{ changes: number }> {
+    return new Promise((resolve, reject) =>
+      this.db.run(sql, params, function (err) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes });
+      }),
+    );
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}

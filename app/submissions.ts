@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { NotFoundError } from "./errors/not-found-error.ts";
+import { SubmitRejectedError } from "./errors/submit-rejected-error.ts";
+import type { Logger } from "./log.ts";
+import type { ScanJobData, ScanQueue } from "./queue/scan-queue.ts";
+import type { DailyCounter } from "./redis/daily-counter.ts";
+import type { FileStorage } from "./storage/file-storage.ts";
+import { sanitiseName } from "./storage/sanitise-name.ts";
+import type { FileRecord } from "./store/file-repo.ts";
+import type { ScanType } from "./store/scan-repo.ts";
+import type { Store } from "./store/store.ts";
+import { isTier, TIER_POLICIES, type Tier } from "./tiers.ts";
+
+/** The seed's `submitFile` argument. */
+export interface SubmitFileInput {
+  readonly fileId?: string;
+  readonly filePath: string;
+  readonly fileName: string;
+  readonly fileSize?: number;
+  /** SHA-256 the sender computed; checked against the bytes received. */
+  readonly fileHash?: string;
+  readonly userTier: Tier;
+  readonly userId: string;
+}
+
+export interface Submitted {
+  readonly fileId: string;
+  readonly jobId: string;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+const SHA256 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Accepting files and queueing scans. SQLite is written before Redis: if the queue add fails,
+ * the reconciler finds the open job and queues it, so an accepted file is never forgotten.
+ */
+export class Submissions {
+  constructor(
+    private readonly store: Store,
+    private readonly storage: FileStorage,
+    private readonly queue: ScanQueue,
+    private readonly daily: DailyCounter,
+    private readonly log: Logger,
+  ) {}
+
+  async submitFile(input: SubmitFileInput): Promise<Submitted> {
+    const fileId = input.fileId ?? randomUUID();
+    const problem = !isTier(input.userTier)
+      ? "userTier must be one of free, premium, gold, enterprise"
+      : !USER_ID.test(input.userId ?? "")
+        ? "userId must be 1-128 letters, digits or ._@-"
+        : !ID.test(fileId)
+          ? "fileId must be 1-64 letters, digits, _ or -"
+          : input.fileHash !== undefined && !SHA256.test(input.fileHash)
+            ? "fileHash must be a SHA-256 in hex"
+            : null;
+    if (problem) throw new SubmitRejectedError("INVALID_REQUEST", problem);
+    const policy = TIER_POLICIES[input.userTier];
+    const info = await stat(input.filePath).catch(() => null);
+    if (!info?.isFile()) throw new SubmitRejectedError("INVALID_REQUEST", "filePath is not a readable file");
+    if (info.size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
+    if (info.size > policy.maxFileBytes) throw new SubmitRejectedError("FILE_TOO_LARGE", `the ${input.userTier} tier accepts files up to ${policy.maxFileBytes} bytes`);
+    if (input.fileSize !== undefined && input.fileSize !== info.size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${info.size} bytes received`);
+    if (await this.store.files.exists(fileId)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+
+    const use = await this.daily.consume(input.userId, policy.filesPerDay);
+    if (!use.allowed) throw new SubmitRejectedError("DAILY_LIMIT", `the ${input.userTier} tier allows ${policy.filesPerDay} files per UTC day`, use.retryAfterSeconds);
+    let stored: Awaited<ReturnType<FileStorage["ingestCopy"]>> | undefined;
+    try {
+      stored = await this.storage.ingestCopy(input.filePath, fileId);
+      if (input.fileHash && input.fileHash.toLowerCase() !== stored.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
+      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), storedPath: stored.path, size: stored.size, sha256: stored.sha256, state: "queued" as const };
+      const jobId = randomUUID();
+      const now = new Date().toISOString();
+      await this.store.db.transaction(async (tx) => {
+        await this.store.files.insert(tx, file, now);
+        await this.store.scans.enqueue(tx, jobId, fileId, "upload", now);
+        await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: stored!.sha256, detail: { jobId, size: stored!.size, tier: input.userTier } }, now);
+      });
+      await this.addToQueue(jobId, { fileId, storedPath: stored.path, sha256: stored.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
+      return { fileId, jobId };
+    } catch (err) {
+      if (stored && !(await this.store.files.exists(fileId))) await this.storage.remove(stored.path);
+      if (!(await this.store.files.exists(fileId))) await this.daily.release(input.userId);
+      throw err;
+    }
+  }
+
+  /** A new scan of a stored or quarantined file with the current engines (cache bypassed). */
+  async rescan(file: FileRecord, actor: string, tier: Tier = file.tier): Promise<Submitted> {
+    if (TIER_POLICIES[tier].priority > TIER_POLICIES.premium.priority) throw new SubmitRejectedError("RESCAN_NOT_ALLOWED", "rescans need the premium tier or above");
+    if (!["stored", "released", "quarantined", "queued"].includes(file.state)) throw new NotFoundError("FILE_NOT_FOUND", `file ${file.id} has no content left to scan`);
+    return this.enqueue(file, "rescan", actor, "rescan", tier);
+  }
+
+  /** Queues a job again for a file whose last job went to the failed list. */
+  redrive(file: FileRecord, scanType: ScanType, actor: string): Promise<Submitted> {
+    return this.enqueue(file, scanType, actor, "job_redrive");
+  }
+
+  private async enqueue(file: FileRecord, scanType: ScanType, actor: string, action: "rescan" | "job_redrive", tier: Tier = file.tier): Promise<Submitted> {
+    const jobId = randomUUID();
+    const now = new Date().toISOString();
+    await this.store.db.transaction(async (tx) => {
+      await this.store.scans.enqueue(tx, jobId, file.id, scanType, now);
+      await this.store.audit.append(tx, { actor, action, fileId: file.id, sha256: file.sha256, detail: { jobId } }, now);
+    });
+    await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier, userId: file.ownerId, scanType });
+    return { fileId: file.id, jobId };
+  }
+
+  private async addToQueue(jobId: string, data: ScanJobData): Promise<void> {
+    try {
+      await this.queue.add(jobId, data);
+    } catch (err) {
+      // Recorded in SQLite already: the reconciler queues it once Redis answers again.
+      this.log.warn({ err, jobId, fileId: data.fileId }, "queue add failed; left to the reconciler");
+    }
+  }
+}
