@@ -1,0 +1,64 @@
+import net from "node:net";
+
+/**
+ * A TCP relay to a real clamd that can hold INSTREAM scans at the door: commands such as
+ * VERSION pass, a scan waits (its bytes unread) until the gate opens. It lets a test catch a
+ * worker mid-scan. It never answers for clamd.
+ */
+export class GatedProxy {
+  private open = true;
+  private readonly parked: (() => void)[] = [];
+  private readonly sockets = new Set<net.Socket>();
+  held = 0;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<GatedProxy> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const proxy = new GatedProxy(server, (server.address() as net.AddressInfo).port);
+    server.on("connection", (client) => proxy.relay(client, targetPort));
+    return proxy;
+  }
+
+  close(): void {
+    this.open = true;
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+  }
+
+  hold(): void {
+    this.open = false;
+  }
+
+  release(): void {
+    this.open = true;
+    for (const go of this.parked.splice(0)) go();
+  }
+
+  private relay(client: net.Socket, targetPort: number): void {
+    this.sockets.add(client);
+    client.on("close", () => this.sockets.delete(client));
+    client.on("error", () => client.destroy());
+    client.once("data", (first) => {
+      client.pause();
+      const go = () => {
+        const upstream = net.connect(targetPort, "127.0.0.1", () => {
+          upstream.write(first);
+          client.pipe(upstream).pipe(client);
+          client.resume();
+        });
+        this.sockets.add(upstream);
+        upstream.on("close", () => (this.sockets.delete(upstream), client.destroy()));
+        upstream.on("error", () => client.destroy());
+        client.on("close", () => upstream.destroy());
+      };
+      if (this.open || !first.toString("latin1").startsWith("zINSTREAM")) return go();
+      this.held++;
+      this.parked.push(go);
+    });
+  }
+}

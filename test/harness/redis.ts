@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "./ports.ts";
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+
+/**
+ * A real redis-server from Debian's package on a free port, configured as production must be:
+ * AOF on (fsync always here, so a restart test proves the log, not luck) and noeviction.
+ */
+export class RedisInstance {
+  private child: ChildProcess | null = null;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  static async start(): Promise<RedisInstance> {
+    if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install redis-server (.ci/run does)`);
+    const instance = new RedisInstance(await freePort(), await mkdtemp(path.join(os.tmpdir(), "msd-redis-")));
+    await instance.launch();
+    return instance;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async launch(): Promise<void> {
+    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile", ""];
+    const child = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+    child.stderr!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+    this.child = child;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${output}`);
+      if (await ping(this.port)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server did not answer PING: ${output}`);
+  }
+
+  /** SIGTERM: Redis flushes the AOF and exits, as `docker restart` or supervisord would stop it. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.launch();
+  }
+
+  async destroy(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    this.child = null;
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let reply = "";
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (d) => {
+      reply += d.toString();
+      if (reply.includes("\r\n")) socket.end();
+    });
+    socket.on("close", () => resolve(reply.startsWith("+PONG")));
+    socket.on("error", () => resolve(false));
+  });
+}

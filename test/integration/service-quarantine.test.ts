@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { MedicalFileScanDaemon } from "../../app/daemon.ts";
+import { NotFoundError } from "../../app/errors/not-found-error.ts";
+import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";
+import { buildDicom } from "../fixtures/dicom.ts";
+import { eicar } from "../fixtures/eicar.ts";
+import { recordEvents, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const mode = async (p: string) => (await stat(p)).mode & 0o777;
+
+describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)", () => {
+  let stack: ServiceStack;
+  let daemon: MedicalFileScanDaemon;
+  before(async () => {
+    stack = await startServiceStack();
+    daemon = await stack.daemon();
+  });
+  after(() => stack.close());
+
+  async function submitAndWait(name: string, data: Buffer, tier: "free" | "premium" | "gold" | "enterprise" = "free", userId = "alice") {
+    const { fileId, jobId } = await daemon.submitFile({ filePath: await stack.file(name, data), fileName: name, userTier: tier, userId });
+    const scan = await daemon.waitForResult(jobId, 30_000);
+    assert.ok(scan, `no result for ${name}`);
+    return { fileId, jobId, scan };
+  }
+
+  it("a clean DICOM is kept under DATA_DIR by id, with one result and its events", async () => {
+    const results = recordEvents(daemon, "scan_result");
+    const progress = recordEvents(daemon, "scan_progress");
+    const stats = recordEvents(daemon, "stats");
+    const data = buildDicom();
+    const { fileId, jobId, scan } = await submitAndWait("study.dcm", data, "premium");
+    assert.equal(scan.status, "clean");
+    assert.deepEqual(scan.scanEngines, ["validation", "clamav", "yara"]);
+    const file = await daemon.getFile(fileId, "alice");
+    assert.equal(file.state, "stored");
+    assert.equal(file.storedPath, path.join(stack.env.DATA_DIR!, "files", fileId));
+    assert.equal(file.detectedType, "application/dicom");
+    assert.deepEqual(await readFile(file.storedPath!), data);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(results.filter((e) => e.jobId === jobId).length, 1);
+    assert.equal(results.find((e) => e.jobId === jobId)!.fileName, "study.dcm");
+    assert.ok(progress.some((e) => e.jobId === jobId && e.progress === 100));
+    assert.ok(stats.length >= 1 && stats.at(-1)!.data.totalScans >= 1);
+  });
+
+  it("an infected file lands in quarantine: 0600 in a 0700 folder, named by id, no clean path left", async () => {
+    const data = eicar();
+    const { fileId, scan } = await submitAndWait("report.pdf", data);
+    assert.equal(scan.status, "infected");
+    const file = await daemon.getFile(fileId);
+    assert.equal(file.state, "quarantined");
+    assert.equal(file.storedPath, null);
+    await assert.rejects(stat(path.join(stack.env.DATA_DIR!, "files", fileId)), { code: "ENOENT" });
+    const entry = (await daemon.quarantine.list()).find((e) => e.fileId === fileId)!;
+    assert.equal(entry.verdict, "infected");
+    assert.equal(path.basename(entry.path), entry.id);
+    assert.equal(path.dirname(entry.path), stack.env.QUARANTINE_DIR);
+    assert.equal(await mode(entry.path), 0o600);
+    assert.equal(await mode(stack.env.QUARANTINE_DIR!), 0o700);
+    assert.ok(!(await readdir(stack.env.QUARANTINE_DIR!)).some((n) => n.includes("report")));
+    assert.deepEqual(await readFile(entry.path), data);
+  });
+
+  it("release restores the bytes under DATA_DIR; purge removes entries older than the retention", async () => {
+    const data = eicar();
+    const released = await submitAndWait("a.txt", data);
+    const kept = await submitAndWait("b.txt", Buffer.concat([data, Buffer.from("\n")]));
+    const [relEntry, keptEntry] = await Promise.all([released, kept].map(async (s) => (await daemon.quarantine.list()).find((e) => e.fileId === s.fileId)!));
+    await daemon.quarantine.release(relEntry!.id, "admin-1");
+    const file = await daemon.getFile(released.fileId);
+    assert.equal(file.state, "released");
+    assert.deepEqual(await readFile(file.storedPath!), data);
+    await assert.rejects(stat(relEntry!.path), { code: "ENOENT" });
+    await assert.rejects(daemon.quarantine.release(relEntry!.id, "admin-1"), NotFoundError);
+
+    assert.equal(await daemon.quarantine.purge(30), 0, "nothing is 30 days old yet");
+    const later = new Date(Date.now() + 31 * 86_400_000);
+    assert.ok((await daemon.applyRetention(later)).purged >= 1);
+    await assert.rejects(stat(keptEntry!.path), { code: "ENOENT" });
+    assert.equal((await daemon.getFile(kept.fileId)).state, "deleted");
+    assert.equal((await daemon.quarantine.list()).length, 0);
+  });
+
+  it("refuses bad submissions with a precise code and leaves nothing behind", async () => {
+    const big = await stack.file("big.dcm", Buffer.alloc(0));
+    await truncate(big, 10 * 1024 * 1024 + 1);
+    const good = await stack.file("ok.dcm", buildDicom());
+    const cases: [string, Parameters<MedicalFileScanDaemon["submitFile"]>[0], string][] = [
+      ["over the tier size", { filePath: big, fileName: "big.dcm", userTier: "free", userId: "bob" }, "FILE_TOO_LARGE"],
+      ["empty", { filePath: await stack.file("e.dcm", Buffer.alloc(0)), fileName: "e.dcm", userTier: "free", userId: "bob" }, "EMPTY_FILE"],
+      ["wrong fileHash", { filePath: good, fileName: "ok.dcm", fileHash: "0".repeat(64), userTier: "free", userId: "bob" }, "INTEGRITY_MISMATCH"],
+      ["a path as fileId", { fileId: "../../etc/passwd", filePath: good, fileName: "ok.dcm", userTier: "free", userId: "bob" }, "INVALID_REQUEST"],
+      ["an unknown tier", { filePath: good, fileName: "ok.dcm", userTier: "platinum" as "free", userId: "bob" }, "INVALID_REQUEST"],
+    ];
+    for (const [what, input, code] of cases) {
+      await assert.rejects(daemon.submitFile(input), (e: unknown) => e instanceof SubmitRejectedError && e.code === code, what);
+    }
+    const first = await daemon.submitFile({ fileId: "fixed-id-1", filePath: good, fileName: "ok.dcm", fileHash: sha256(await readFile(good)), userTier: "free", userId: "bob" });
+    await assert.rejects(daemon.submitFile({ fileId: "fixed-id-1", filePath: good, fileName: "ok.dcm", userTier: "free", userId: "bob" }), { code: "DUPLICATE_FILE" });
+    assert.equal((await daemon.waitForResult(first.jobId, 30_000))?.status, "clean");
+    assert.deepEqual(await readdir(path.join(stack.env.DATA_DIR!, "incoming")), []);
+    const owned = (await readdir(path.join(stack.env.DATA_DIR!, "files"))).filter((n) => n === "fixed-id-1");
+    assert.equal(owned.length, 1);
+  });
+
+  it("rescans run the current engines without the cache, premium and above, owner only", async () => {
+    const free = await submitAndWait("f.dcm", buildDicom(), "free", "carol");
+    await assert.rejects(daemon.rescan(free.fileId, { userId: "carol" }), { code: "RESCAN_NOT_ALLOWED" });
+    const gold = await submitAndWait("g.dcm", buildDicom(), "gold", "carol");
+    await assert.rejects(daemon.rescan(gold.fileId, { userId: "mallory" }), NotFoundError);
+    await assert.rejects(daemon.getScans(gold.fileId, "mallory"), NotFoundError);
+    const again = await daemon.rescan(gold.fileId, { userId: "carol" });
+    const scan = await daemon.waitForResult(again.jobId, 30_000);
+    assert.equal(scan?.scanType, "rescan");
+    assert.equal(scan?.status, "clean");
+    assert.ok(Object.values(scan!.results.engines).every((run) => !run.cached), "a rescan never comes from the cache");
+    assert.equal((await daemon.getScans(gold.fileId, "carol")).length, 2);
+  });
+
+  it("quarantines encrypted at rest when a key is set, and gives the original bytes back on release", async () => {
+    const keyed = await stack.daemon({
+      env: {
+        QUARANTINE_ENCRYPTION_KEY: "ab".repeat(32),
+        QUARANTINE_DIR: path.join(stack.dir, "quarantine-enc"),
+        DATA_DIR: path.join(stack.dir, "data-enc"),
+        SCAN_QUEUE_NAME: `${stack.env.SCAN_QUEUE_NAME}-enc`,
+      },
+    });
+    const data = eicar();
+    const { fileId, jobId } = await keyed.submitFile({ filePath: await stack.file("x.bin", data), fileName: "x.bin", userTier: "free", userId: "dave" });
+    assert.equal((await keyed.waitForResult(jobId, 30_000))?.status, "infected");
+    const entry = (await keyed.quarantine.list()).find((e) => e.fileId === fileId)!;
+    const atRest = await readFile(entry.path);
+    assert.equal(entry.encrypted, true);
+    assert.equal(atRest.subarray(0, 5).toString(), "MSDQ1");
+    assert.equal(atRest.indexOf(data.subarray(0, 20)), -1, "no plaintext at rest");
+
+    const tampered = Buffer.from(atRest);
+    tampered[30]! ^= 1;
+    await writeFile(entry.path, tampered);
+    await assert.rejects(keyed.quarantine.release(entry.id, "admin"));
+    assert.equal((await keyed.getFile(fileId)).state, "quarantined", "a tampered entry is not released");
+    await writeFile(entry.path, atRest);
+    await keyed.quarantine.release(entry.id, "admin");
+    assert.deepEqual(await readFile((await keyed.getFile(fileId)).storedPath!), data);
+  });
+});
