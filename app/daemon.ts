@@ -70,7 +70,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   private async build(): Promise<void> {
     const { config, log } = this;
-    const store = await openStore(config.dataDir);
+    const store = await openStore(config.dataDir, config.queue.name);
     this.closers.push(() => store.close());
     const storage = new FileStorage(config.dataDir);
     await storage.init();

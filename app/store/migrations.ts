@@ -81,6 +81,11 @@ const MIGRATIONS: readonly string[] = [
     last_used_at TEXT
   );
 
+  CREATE TABLE service_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
   CREATE TABLE audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,

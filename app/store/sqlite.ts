@@ -23,8 +23,10 @@ export class SqliteDatabase implements SqlExecutor {
     const db = await new Promise<sqlite3.Database>((resolve, reject) => {
       const handle = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(handle)));
     });
-    // Other processes (CLI, a second worker) share the file: wait for their locks, do not fail.
-    db.configure("busyTimeout", 15_000);
+    // SQLite's own busy wait sleeps inside a libuv pool thread: a few of them waiting on a lock
+    // held by this process starve the pool that the holder needs to commit. So its wait is
+    // short and the long wait for another writer happens here, in timers (see retryBusy).
+    db.configure("busyTimeout", 50);
     const sql = new SqliteDatabase(db);
     // WAL lets readers run beside the writer; FULL makes a committed verdict survive power loss.
     await sql.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
@@ -44,13 +46,13 @@ export class SqliteDatabase implements SqlExecutor {
   }
 
   run(sql: string, params: SqlParams = []): Promise<{ changes: number }> {
-    return this.serialised(() => this.rawRun(sql, params));
+    return this.serialised(() => retryBusy(() => this.rawRun(sql, params)));
   }
 
   /** BEGIN IMMEDIATE takes the write lock up front, so two processes cannot deadlock upgrading. */
   transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.serialised(async () => {
-      await this.rawRun("BEGIN IMMEDIATE");
+      await retryBusy(() => this.rawRun("BEGIN IMMEDIATE"));
       try {
         const tx: SqlExecutor = { run: (s, p = []) => this.rawRun(s, p), get: (s, p) => this.get(s, p), all: (s, p) => this.all(s, p) };
         const value = await body(tx);
@@ -80,5 +82,20 @@ export class SqliteDatabase implements SqlExecutor {
     const next = this.chain.then(work);
     this.chain = next.catch(() => undefined);
     return next;
+  }
+}
+
+const BUSY_WAIT_MS = 30_000;
+
+/** Retries while another connection holds the write lock, for up to 30 s, without holding a thread. */
+async function retryBusy<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+    }
   }
 }

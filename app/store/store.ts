@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { ConfigError } from "../errors/config-error.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { FileRepo } from "./file-repo.ts";
 import { migrate } from "./migrations.ts";
@@ -19,11 +20,21 @@ export interface Store {
 
 export const DATABASE_FILE = "scan-daemon.sqlite";
 
-export async function openStore(dataDir: string): Promise<Store> {
+/**
+ * Opens the store for one queue. A DATA_DIR belongs to the first queue that used it: the
+ * reconciler re-queues whatever SQLite holds open, so a second queue sharing the file would
+ * take over the first one's jobs.
+ */
+export async function openStore(dataDir: string, queueName: string): Promise<Store> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const db = await SqliteDatabase.open(path.join(dataDir, DATABASE_FILE));
   try {
     await migrate(db);
+    await db.run("INSERT OR IGNORE INTO service_meta (key, value) VALUES ('queue_name', ?)", [queueName]);
+    const owner = await db.get<{ value: string }>("SELECT value FROM service_meta WHERE key = 'queue_name'");
+    if (owner?.value !== queueName) {
+      throw new ConfigError([`SCAN_QUEUE_NAME=${JSON.stringify(queueName)}: DATA_DIR ${dataDir} belongs to queue ${JSON.stringify(owner?.value)}; give each queue its own DATA_DIR`]);
+    }
   } catch (err) {
     await db.close();
     throw err;

@@ -17,7 +17,8 @@ export class GatedProxy {
   ) {}
 
   static async start(targetPort: number): Promise<GatedProxy> {
-    const server = net.createServer();
+    // Half-open: the client ends its side after the stream and still waits for clamd's reply.
+    const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const proxy = new GatedProxy(server, (server.address() as net.AddressInfo).port);
     server.on("connection", (client) => proxy.relay(client, targetPort));
@@ -46,7 +47,7 @@ export class GatedProxy {
     client.once("data", (first) => {
       client.pause();
       const go = () => {
-        const upstream = net.connect(targetPort, "127.0.0.1", () => {
+        const upstream = net.connect({ port: targetPort, host: "127.0.0.1", allowHalfOpen: true }, () => {
           upstream.write(first);
           client.pipe(upstream).pipe(client);
           client.resume();

@@ -32,6 +32,8 @@ export interface ServiceStack {
   readonly env: Record<string, string>;
   /** Writes bytes to a fresh file outside the service's folders and returns its path. */
   file(name: string, data: Buffer): Promise<string>;
+  /** A queue with its own DATA_DIR and QUARANTINE_DIR on this stack, for a scenario kept apart. */
+  scenario(name: string): Record<string, string>;
   /** A daemon on this stack, initialised; closed by `close()`. */
   daemon(options?: { worker?: boolean; env?: Record<string, string> }): Promise<MedicalFileScanDaemon>;
   /** `scan-daemon start` in a child process; resolves once it logged that it started. */
@@ -61,6 +63,13 @@ export async function startServiceStack(env: Record<string, string> = {}): Promi
     redis,
     dir,
     env: stackEnv,
+    scenario(name) {
+      return {
+        SCAN_QUEUE_NAME: `${stackEnv.SCAN_QUEUE_NAME}-${name}`,
+        DATA_DIR: path.join(dir, name, "data"),
+        QUARANTINE_DIR: path.join(dir, name, "quarantine"),
+      };
+    },
     async file(name, data) {
       const sub = path.join(dir, "inbox", String(++seq));
       await mkdir(sub, { recursive: true });

@@ -4,6 +4,7 @@ import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MedicalFileScanDaemon } from "../../app/daemon.ts";
+import { ConfigError } from "../../app/errors/config-error.ts";
 import { NotFoundError } from "../../app/errors/not-found-error.ts";
 import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
@@ -126,10 +127,8 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
   it("quarantines encrypted at rest when a key is set, and gives the original bytes back on release", async () => {
     const keyed = await stack.daemon({
       env: {
+        ...stack.scenario("encrypted"),
         QUARANTINE_ENCRYPTION_KEY: "ab".repeat(32),
-        QUARANTINE_DIR: path.join(stack.dir, "quarantine-enc"),
-        DATA_DIR: path.join(stack.dir, "data-enc"),
-        SCAN_QUEUE_NAME: `${stack.env.SCAN_QUEUE_NAME}-enc`,
       },
     });
     const data = eicar();
@@ -149,5 +148,9 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     await writeFile(entry.path, atRest);
     await keyed.quarantine.release(entry.id, "admin");
     assert.deepEqual(await readFile((await keyed.getFile(fileId)).storedPath!), data);
+  });
+
+  it("refuses to start a second queue on a DATA_DIR that belongs to another (it would take over its jobs)", async () => {
+    await assert.rejects(stack.daemon({ env: { SCAN_QUEUE_NAME: "someone-else" } }), (e: unknown) => e instanceof ConfigError && /SCAN_QUEUE_NAME.*belongs to queue/.test(e.message));
   });
 });
