@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import type { MedicalFileScanDaemon } from "../../app/daemon.ts";
 import { TIERS } from "../../app/tiers.ts";
 import { buildDicom, BASIC_ELEMENTS, text } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";

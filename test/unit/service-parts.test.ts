@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { loadConfig } from "../../app/config.ts";
+import { ConfigError } from "../../app/errors/config-error.ts";
+import { sanitiseName } from "../../app/storage/sanitise-name.ts";
+
+describe("sanitiseName", () => {
+  const cases: [string, string][] = [
+    ["scan.dcm", "scan.dcm"],
+    ["../../etc/passwd", "passwd"],
+    ["C:\\Windows\\evil.exe", "evil.exe"],
+    ["/abs/path/x.pdf", "x.pdf"],
+    ["a\u0000b\r\nc.dcm", "abc.dcm"],
+    ["report\u202Efdp.exe", "reportfdp.exe"],
+    ["..hidden", "hidden"],
+    ["", "unnamed"],
+    ["../", "unnamed"],
+  ];
+  for (const [input, expected] of cases) it(`${JSON.stringify(input)} -> ${JSON.stringify(expected)}`, () => assert.equal(sanitiseName(input), expected));
+
+  it("caps names at 255 UTF-8 bytes without splitting a character", () => {
+    const name = sanitiseName("é".repeat(1000));
+    assert.ok(Buffer.byteLength(name) <= 255);
+    assert.ok(!name.includes("\uFFFD"));
+  });
+});
+
+describe("service configuration", () => {
+  it("derives the job timeout above the slowest scan and the lock above the job", () => {
+    const c = loadConfig({});
+    assert.equal(c.queue.jobTimeoutMs, 120_000 + 151_000 + 10_000);
+    assert.ok(c.queue.lockDurationMs > c.queue.jobTimeoutMs);
+    assert.equal(c.queue.concurrency, 4);
+    assert.equal(c.redis.url, "redis://127.0.0.1:6379");
+  });
+
+  it("refuses a job timeout under clamd's or a lock under the job's, naming the variable", () => {
+    assert.throws(() => loadConfig({ CLAMAV_TIMEOUT_MS: "5000", SCAN_JOB_TIMEOUT_MS: "4000", SCAN_LOCK_DURATION_MS: "9000" }), (e: unknown) => e instanceof ConfigError && /SCAN_JOB_TIMEOUT_MS=4000/.test(e.message));
+    assert.throws(() => loadConfig({ SCAN_JOB_TIMEOUT_MS: "300000", SCAN_LOCK_DURATION_MS: "200000" }), (e: unknown) => e instanceof ConfigError && /SCAN_LOCK_DURATION_MS=200000/.test(e.message));
+  });
+
+  it("builds the Redis URL from host, port and password, or takes REDIS_URL", () => {
+    assert.equal(loadConfig({ REDIS_HOST: "redis", REDIS_PORT: "6380", REDIS_PASSWORD: "p@ss word" }).redis.url, "redis://:p%40ss%20word@redis:6380");
+    assert.equal(loadConfig({ REDIS_URL: "redis://cache:7000/2" }).redis.url, "redis://cache:7000/2");
+    assert.throws(() => loadConfig({ REDIS_URL: "http://x" }), /REDIS_URL/);
+  });
+
+  it("takes a 256-bit quarantine key in hex and nothing else", () => {
+    assert.equal(loadConfig({ QUARANTINE_ENCRYPTION_KEY: "0f".repeat(32) }).quarantine.encryptionKey?.length, 32);
+    assert.throws(() => loadConfig({ QUARANTINE_ENCRYPTION_KEY: "short" }), /QUARANTINE_ENCRYPTION_KEY/);
+  });
+});
