@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClamdClient } from "../../app/clamd/clamd-client.ts";
 import { freePort } from "./ports.ts";
+import { terminate } from "./processes.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const TESTFILES_DIR = "/usr/share/clamav-testfiles";
@@ -57,16 +58,7 @@ export class ClamdInstance {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = null;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-    clearTimeout(timer);
-    if (child.exitCode === null) {
-      child.kill("SIGKILL");
-      await exited;
-    }
+    await terminate(child);
   }
 
   env(): Record<string, string> {

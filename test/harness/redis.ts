@@ -5,6 +5,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./ports.ts";
+import { terminate } from "./processes.ts";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
 
@@ -51,10 +52,7 @@ export class RedisInstance {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = null;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
+    await terminate(child);
   }
 
   async restart(): Promise<void> {
@@ -64,12 +62,8 @@ export class RedisInstance {
 
   async destroy(): Promise<void> {
     const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
     this.child = null;
+    await terminate(child, "SIGKILL");
     await rm(this.dir, { recursive: true, force: true });
   }
 }

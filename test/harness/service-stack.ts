@@ -8,6 +8,7 @@ import { MedicalFileScanDaemon } from "../../app/daemon.ts";
 import type { ScanEvent } from "../../app/events/event-bus.ts";
 import { createLogger } from "../../app/log.ts";
 import { ClamdInstance, ROOT } from "./clamd.ts";
+import { terminate } from "./processes.ts";
 import { RedisInstance } from "./redis.ts";
 
 /** Short timings so that retries, stalls and locks play out within a test. */
@@ -108,7 +109,7 @@ export async function startServiceStack(env: Record<string, string> = {}): Promi
       return child;
     },
     async close() {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await Promise.all(children.map((child) => terminate(child, "SIGKILL")));
       for (const d of daemons) await d.close();
       await Promise.all([clamd.destroy(), redis.destroy()]);
       await rm(dir, { recursive: true, force: true });

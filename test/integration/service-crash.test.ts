@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -8,18 +8,13 @@ import { eicar } from "../fixtures/eicar.ts";
 import { ROOT } from "../harness/clamd.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
 import { freePort } from "../harness/ports.ts";
+import { terminate } from "../harness/processes.ts";
 import { eventually, recordEvents, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
 
 const run = promisify(execFile);
 
 function uniqueDicom(i: number): Buffer {
   return buildDicom({ elements: [...BASIC_ELEMENTS.filter((e) => !(e.group === 0x0010 && e.element === 0x0020)), { group: 0x0010, element: 0x0020, vr: "LO", value: text(`CRASH${i}`) }] });
-}
-
-async function killed(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGKILL");
-  await exited;
 }
 
 describe("service under failure: crashes, clamd outages, dead letters", () => {
@@ -43,7 +38,7 @@ describe("service under failure: crashes, clamd outages, dead letters", () => {
         const first = await stack.spawnWorker(env);
         const { fileId, jobId } = await submitter.submitFile({ filePath: await stack.file("IM1.dcm", uniqueDicom(Number(maxStalled))), fileName: "IM1.dcm", userTier: "premium", userId: "erin" });
         await eventually(async () => gate.held > 0, 20_000, "the scan to reach clamd");
-        await killed(first);
+        await terminate(first, "SIGKILL");
         gate.release();
         await stack.spawnWorker(env);
         const scan = await submitter.waitForResult(jobId, 60_000);
