@@ -172,7 +172,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const job = await queue.getJob(jobId);
     if (!job || (await job.getState()) !== "failed") throw new NotFoundError("JOB_NOT_FOUND", `no failed job ${jobId}`);
     const file = await this.getFile(job.data.fileId);
-    const submitted = await submissions.redrive(file, job.data.scanType, actor);
+    const submitted = await submissions.redrive(file, job.data.scanType, job.data.tier, actor);
     await job.remove();
     return submitted;
   }

@@ -77,7 +77,7 @@ export class Submissions {
       const now = new Date().toISOString();
       await this.store.db.transaction(async (tx) => {
         await this.store.files.insert(tx, file, now);
-        await this.store.scans.enqueue(tx, jobId, fileId, "upload", now);
+        await this.store.scans.enqueue(tx, jobId, fileId, "upload", input.userTier, now);
         await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: stored!.sha256, detail: { jobId, size: stored!.size, tier: input.userTier } }, now);
       });
       await this.addToQueue(jobId, { fileId, storedPath: stored.path, sha256: stored.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
@@ -97,15 +97,15 @@ export class Submissions {
   }
 
   /** Queues a job again for a file whose last job went to the failed list. */
-  redrive(file: FileRecord, scanType: ScanType, actor: string): Promise<Submitted> {
-    return this.enqueue(file, scanType, actor, "job_redrive");
+  redrive(file: FileRecord, scanType: ScanType, tier: Tier, actor: string): Promise<Submitted> {
+    return this.enqueue(file, scanType, actor, "job_redrive", tier);
   }
 
   private async enqueue(file: FileRecord, scanType: ScanType, actor: string, action: "rescan" | "job_redrive", tier: Tier = file.tier): Promise<Submitted> {
     const jobId = randomUUID();
     const now = new Date().toISOString();
     await this.store.db.transaction(async (tx) => {
-      await this.store.scans.enqueue(tx, jobId, file.id, scanType, now);
+      await this.store.scans.enqueue(tx, jobId, file.id, scanType, tier, now);
       await this.store.audit.append(tx, { actor, action, fileId: file.id, sha256: file.sha256, detail: { jobId } }, now);
     });
     await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier, userId: file.ownerId, scanType });

@@ -35,7 +35,7 @@ export class Reconciler {
     for (const entry of await this.store.scans.openJobs()) {
       const file = await this.store.files.get(entry.fileId);
       if (!file) continue;
-      const data = { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier: file.tier, userId: file.ownerId, scanType: entry.scanType };
+      const data = { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier: entry.tier, userId: file.ownerId, scanType: entry.scanType };
       const job = await this.queue.getJob(entry.jobId);
       const state = job ? await job.getState() : "missing";
       if (state === "missing") {

@@ -13,6 +13,8 @@ export interface QueueEntry {
   readonly status: JobStatus;
   readonly progress: number;
   readonly scanType: ScanType;
+  /** The tier whose engines the job runs (a rescan may run at the caller's current tier). */
+  readonly tier: Tier;
   readonly attempts: number;
   readonly lastError: string | null;
   readonly createdAt: string;
@@ -38,6 +40,7 @@ interface QueueRow {
   status: JobStatus;
   progress: number;
   scan_type: ScanType;
+  user_tier: Tier;
   attempts: number;
   last_error: string | null;
   created_at: string;
@@ -62,6 +65,7 @@ const toEntry = (r: QueueRow): QueueEntry => ({
   status: r.status,
   progress: r.progress,
   scanType: r.scan_type,
+  tier: r.user_tier,
   attempts: r.attempts,
   lastError: r.last_error,
   createdAt: r.created_at,
@@ -84,8 +88,15 @@ const toScan = (r: ResultRow): ScanRecord => ({
 export class ScanRepo {
   constructor(private readonly db: SqlExecutor) {}
 
-  async enqueue(tx: SqlExecutor, jobId: string, fileId: string, scanType: ScanType, now: string): Promise<void> {
-    await tx.run("INSERT INTO scan_queue_status (job_id, file_id, status, progress, created_at, updated_at, scan_type) VALUES (?, ?, 'waiting', 0, ?, ?, ?)", [jobId, fileId, now, now, scanType]);
+  async enqueue(tx: SqlExecutor, jobId: string, fileId: string, scanType: ScanType, tier: Tier, now: string): Promise<void> {
+    await tx.run("INSERT INTO scan_queue_status (job_id, file_id, status, progress, created_at, updated_at, scan_type, user_tier) VALUES (?, ?, 'waiting', 0, ?, ?, ?, ?)", [
+      jobId,
+      fileId,
+      now,
+      now,
+      scanType,
+      tier,
+    ]);
   }
 
   /** Moves an open job; a job that already has its final result is left as it is. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
+import { createClient } from "redis";
 import { TIERS } from "../../app/tiers.ts";
 import { buildDicom, BASIC_ELEMENTS, text } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
@@ -81,6 +82,27 @@ describe("service under load: every accepted file ends in exactly one final resu
       }
     } finally {
       gate.close();
+    }
+  });
+
+  it("Redis losing every job (no AOF, a wiped volume): the reconciler queues again what SQLite holds open", async () => {
+    const env = stack.scenario("lost");
+    const submitter = await stack.daemon({ worker: false, env });
+    const jobs = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const s = await sample(2000 + i, clamExe);
+        return { ...s, ...(await submitter.submitFile({ filePath: await stack.file(s.name, s.data), fileName: s.name, userTier: "gold", userId: "lost-user" })) };
+      }),
+    );
+    const redis = createClient({ url: stack.redis.url });
+    await redis.connect();
+    await redis.flushAll();
+    await redis.close();
+    assert.equal((await submitter.queueCounts()).waiting, 0, "Redis holds no job any more");
+    const worker = await stack.daemon({ env });
+    for (const j of jobs) {
+      const scan = await worker.waitForResult(j.jobId, 60_000);
+      assert.equal(scan?.status, j.kind === "clean" ? "clean" : "infected", j.name);
     }
   });
 });
