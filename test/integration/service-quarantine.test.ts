@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MedicalFileScanDaemon } from "../../app/daemon.ts";
@@ -82,7 +82,11 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
 
     assert.equal(await daemon.quarantine.purge(30), 0, "nothing is 30 days old yet");
     const later = new Date(Date.now() + 31 * 86_400_000);
-    assert.ok((await daemon.applyRetention(later)).purged >= 1);
+    const cleanOne = await submitAndWait("old.dcm", buildDicom());
+    const applied = await daemon.applyRetention(later);
+    assert.ok(applied.purged >= 1 && applied.expired >= 1, JSON.stringify(applied));
+    assert.equal((await daemon.getFile(cleanOne.fileId)).state, "expired");
+    await assert.rejects(stat(path.join(stack.env.DATA_DIR!, "files", cleanOne.fileId)), { code: "ENOENT" });
     await assert.rejects(stat(keptEntry!.path), { code: "ENOENT" });
     assert.equal((await daemon.getFile(kept.fileId)).state, "deleted");
     assert.equal((await daemon.quarantine.list()).length, 0);
@@ -152,5 +156,35 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
 
   it("refuses to start a second queue on a DATA_DIR that belongs to another (it would take over its jobs)", async () => {
     await assert.rejects(stack.daemon({ env: { SCAN_QUEUE_NAME: "someone-else" } }), (e: unknown) => e instanceof ConfigError && /SCAN_QUEUE_NAME.*belongs to queue/.test(e.message));
+  });
+
+  it("a quarantine on another filesystem (copy, fsync, unlink); a move that fails leaves the file held, never clean", async () => {
+    const shm = await mkdtemp("/dev/shm/msd-quarantine-");
+    try {
+      const env: Record<string, string> = { ...stack.scenario("exdev"), QUARANTINE_DIR: path.join(shm, "q") };
+      const across = await stack.daemon({ env });
+      const first = await across.submitFile({ filePath: await stack.file("a.bin", eicar()), fileName: "a.bin", userTier: "free", userId: "gina" });
+      assert.equal((await across.waitForResult(first.jobId, 30_000))?.status, "infected");
+      const entry = (await across.quarantine.list()).find((e) => e.fileId === first.fileId)!;
+      assert.ok(entry.path.startsWith(shm));
+      assert.equal(await mode(entry.path), 0o600);
+      await assert.rejects(stat(path.join(env.DATA_DIR!, "files", first.fileId)), { code: "ENOENT" });
+
+      // The vault's folder replaced by a file: every move into it fails.
+      await rm(env.QUARANTINE_DIR!, { recursive: true });
+      await writeFile(env.QUARANTINE_DIR!, "not a folder");
+      const second = await across.submitFile({ filePath: await stack.file("b.bin", eicar()), fileName: "b.bin", userTier: "free", userId: "gina" });
+      assert.equal((await across.waitForResult(second.jobId, 30_000))?.status, "infected");
+      const held = await across.getFile(second.fileId);
+      assert.equal(held.state, "quarantining", "the verdict is recorded and the file is not stored as clean");
+      assert.notEqual(held.state, "stored");
+
+      await rm(env.QUARANTINE_DIR!);
+      await mkdir(env.QUARANTINE_DIR!, { mode: 0o700 });
+      assert.equal((await across.reconcile()).quarantined, 1);
+      assert.equal((await across.getFile(second.fileId)).state, "quarantined");
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
   });
 });
