@@ -68,24 +68,38 @@ export class Submissions {
 
     const use = await this.daily.consume(input.userId, policy.filesPerDay);
     if (!use.allowed) throw new SubmitRejectedError("DAILY_LIMIT", `the ${input.userTier} tier allows ${policy.filesPerDay} files per UTC day`, use.retryAfterSeconds);
-    let stored: Awaited<ReturnType<FileStorage["ingestCopy"]>> | undefined;
+    const received = await this.storage.receiveCopy(input.filePath).catch(async (err: unknown) => {
+      await this.daily.release(input.userId);
+      throw err;
+    });
+    let committed = false;
     try {
-      stored = await this.storage.ingestCopy(input.filePath, fileId);
-      if (input.fileHash && input.fileHash.toLowerCase() !== stored.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
-      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), storedPath: stored.path, size: stored.size, sha256: stored.sha256, state: "queued" as const };
+      if (input.fileHash && input.fileHash.toLowerCase() !== received.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
+      const storedPath = this.storage.pathFor(fileId);
+      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), storedPath, size: received.size, sha256: received.sha256, state: "queued" as const };
       const jobId = randomUUID();
       const now = new Date().toISOString();
-      await this.store.db.transaction(async (tx) => {
-        await this.store.files.insert(tx, file, now);
-        await this.store.scans.enqueue(tx, jobId, fileId, "upload", input.userTier, now);
-        await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: stored!.sha256, detail: { jobId, size: stored!.size, tier: input.userTier } }, now);
-      });
-      await this.addToQueue(jobId, { fileId, storedPath: stored.path, sha256: stored.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
+      // The primary key decides a race between two submissions of one fileId; only the winner
+      // moves its bytes to the id's path, so the loser cannot overwrite them.
+      await this.store.db
+        .transaction(async (tx) => {
+          await this.store.files.insert(tx, file, now);
+          await this.store.scans.enqueue(tx, jobId, fileId, "upload", input.userTier, now);
+          await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: received.sha256, detail: { jobId, size: received.size, tier: input.userTier } }, now);
+        })
+        .catch((err: unknown) => {
+          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT") throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+          throw err;
+        });
+      committed = true;
+      await this.storage.place(received.path, fileId);
+      await this.addToQueue(jobId, { fileId, storedPath, sha256: received.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
       return { fileId, jobId };
     } catch (err) {
-      if (stored && !(await this.store.files.exists(fileId))) await this.storage.remove(stored.path);
-      if (!(await this.store.files.exists(fileId))) await this.daily.release(input.userId);
+      if (!committed) await this.daily.release(input.userId);
       throw err;
+    } finally {
+      await this.storage.remove(received.path);
     }
   }
 

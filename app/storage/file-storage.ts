@@ -32,8 +32,8 @@ export class FileStorage {
     return path.join(this.filesDir, fileId);
   }
 
-  /** Copies a caller's file in, hashing as it streams; the source is left as it was. */
-  async ingestCopy(source: string, fileId: string): Promise<StoredFile> {
+  /** Copies a caller's file into `incoming`, hashing as it streams; the source is left as it was. */
+  async receiveCopy(source: string): Promise<StoredFile> {
     const temp = path.join(this.incomingDir, randomUUID());
     const sha256 = createHash("sha256");
     let size = 0;
@@ -49,12 +49,18 @@ export class FileStorage {
       } finally {
         await out.close();
       }
-      const dest = this.pathFor(fileId);
-      await moveDurably(temp, dest);
-      return { path: dest, size, sha256: sha256.digest("hex") };
-    } finally {
+      return { path: temp, size, sha256: sha256.digest("hex") };
+    } catch (err) {
       await rm(temp, { force: true });
+      throw err;
     }
+  }
+
+  /** Moves a received file under its id; call once its row is committed (the id is then its own). */
+  async place(received: string, fileId: string): Promise<string> {
+    const dest = this.pathFor(fileId);
+    await moveDurably(received, dest);
+    return dest;
   }
 
   async remove(filePath: string): Promise<void> {

@@ -109,6 +109,13 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     const first = await daemon.submitFile({ fileId: "fixed-id-1", filePath: good, fileName: "ok.dcm", fileHash: sha256(await readFile(good)), userTier: "free", userId: "bob" });
     await assert.rejects(daemon.submitFile({ fileId: "fixed-id-1", filePath: good, fileName: "ok.dcm", userTier: "free", userId: "bob" }), { code: "DUPLICATE_FILE" });
     assert.equal((await daemon.waitForResult(first.jobId, 30_000))?.status, "clean");
+
+    const [a, b] = [buildDicom(), Buffer.concat([buildDicom(), Buffer.alloc(64)])];
+    const race = await Promise.allSettled([a, b].map(async (data, i) => daemon.submitFile({ fileId: "raced-id", filePath: await stack.file(`r${i}.dcm`, data), fileName: "r.dcm", userTier: "free", userId: "bob" })));
+    assert.equal(race.filter((r) => r.status === "fulfilled").length, 1, "one of two submissions of one fileId wins");
+    assert.ok(race.some((r) => r.status === "rejected" && (r.reason as SubmitRejectedError).code === "DUPLICATE_FILE"));
+    const winner = await daemon.getFile("raced-id");
+    assert.equal(sha256(await readFile(winner.storedPath!)), winner.sha256, "the loser did not overwrite the winner's bytes");
     assert.deepEqual(await readdir(path.join(stack.env.DATA_DIR!, "incoming")), []);
     const owned = (await readdir(path.join(stack.env.DATA_DIR!, "files"))).filter((n) => n === "fixed-id-1");
     assert.equal(owned.length, 1);
