@@ -63,6 +63,14 @@ const envSchema = z.object({
   SCAN_STALLED_INTERVAL_MS: int(500, 30_000),
   SCAN_MAX_STALLED_COUNT: int(0, 1),
   RECONCILE_INTERVAL_MS: int(1000, 60_000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PORT: int(0, 3000).pipe(z.number().max(65535)),
+  SCAN_DAEMON_WS_PORT: int(0, 8081).pipe(z.number().max(65535)),
+  LOG_DIR: z.string().min(1).default("logs"),
+  WS_HEARTBEAT_MS: int(100, 30_000),
+  WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024),
+  MIN_FREE_DISK_MB: int(0, 1024),
+  CLAMAV_DEFINITIONS_MAX_AGE_HOURS: int(1, 72),
 });
 
 export interface ScanLimits {
@@ -94,6 +102,20 @@ export interface Config {
   /** Days a clean file is kept for downloads and rescans; 0 keeps it until deleted. */
   readonly fileRetentionDays: number;
   readonly queue: QueueSettings;
+  readonly logDir: string;
+  readonly api: ApiSettings;
+  readonly health: { readonly minFreeDiskBytes: number; readonly definitionsMaxAgeMs: number };
+}
+
+export interface ApiSettings {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  /** A second listener for WebSocket clients only; 0 picks a free port. */
+  readonly wsPort: number;
+  readonly heartbeatMs: number;
+  /** A WebSocket client with more than this waiting to be sent is too slow and is dropped. */
+  readonly wsMaxBufferedBytes: number;
 }
 
 export interface QueueSettings {
@@ -128,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if (jobTimeoutMs <= e.CLAMAV_TIMEOUT_MS) problems.push(`SCAN_JOB_TIMEOUT_MS=${jobTimeoutMs}: must be above CLAMAV_TIMEOUT_MS (${e.CLAMAV_TIMEOUT_MS})`);
   if (lockDurationMs <= jobTimeoutMs) problems.push(`SCAN_LOCK_DURATION_MS=${lockDurationMs}: must be above the job timeout (${jobTimeoutMs})`);
+  if (e.PORT !== 0 && e.PORT === e.SCAN_DAEMON_WS_PORT) problems.push(`SCAN_DAEMON_WS_PORT=${e.SCAN_DAEMON_WS_PORT}: must differ from PORT (WebSockets are also served at /ws on PORT)`);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     clamav: {
@@ -169,6 +192,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxStalledCount: e.SCAN_MAX_STALLED_COUNT,
       reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     },
+    logDir: path.resolve(e.LOG_DIR),
+    api: { host: e.HOST, port: e.PORT, wsPort: e.SCAN_DAEMON_WS_PORT, heartbeatMs: e.WS_HEARTBEAT_MS, wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES },
+    health: { minFreeDiskBytes: e.MIN_FREE_DISK_MB * 1024 * 1024, definitionsMaxAgeMs: e.CLAMAV_DEFINITIONS_MAX_AGE_HOURS * 3_600_000 },
   };
 }
 

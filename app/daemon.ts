@@ -3,28 +3,36 @@ import path from "node:path";
 import type { Config } from "./config.ts";
 import { NotFoundError } from "./errors/not-found-error.ts";
 import { EventBus, type ScanEvent } from "./events/event-bus.ts";
+import { ApiKeys } from "./auth/api-keys.ts";
+import { ClamdClient } from "./clamd/clamd-client.ts";
+import { openDownload, type Download } from "./downloads.ts";
+import { checkReadiness, probeClamd, type ClamdStatus, type Readiness } from "./health/readiness.ts";
 import { createLogger, type Logger } from "./log.ts";
+import type { ScanResult } from "./pipeline.ts";
 import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
 import { ScanQueue, type FailedJob, type QueueCounts } from "./queue/scan-queue.ts";
 import { ScanWorker } from "./queue/scan-worker.ts";
 import { Quarantine } from "./quarantine/quarantine.ts";
 import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
-import { DailyCounter } from "./redis/daily-counter.ts";
+import { DailyCounter, type DailyUse } from "./redis/daily-counter.ts";
 import { LiveStats, type StatsSnapshot } from "./redis/live-stats.ts";
-import { connectRedis } from "./redis/redis-connection.ts";
-import { createScanEngine } from "./scan-engine.ts";
-import { FileStorage } from "./storage/file-storage.ts";
+import { connectRedis, type RedisConnection } from "./redis/redis-connection.ts";
+import { createScanEngine, type ScanEngine } from "./scan-engine.ts";
+import { FileStorage, type StoredFile } from "./storage/file-storage.ts";
 import { applyRetention } from "./storage/retention.ts";
+import type { AuditEntry } from "./store/audit-repo.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { Submissions, type SubmitFileInput, type Submitted } from "./submissions.ts";
-import type { Tier } from "./tiers.ts";
+import { TIER_POLICIES, type Tier } from "./tiers.ts";
 
 export interface DaemonOptions {
   /** Run scans in this process (default). False for processes that only accept and report. */
   readonly worker?: boolean;
   readonly log?: Logger;
+  /** Called once for each verdict this process records (metrics). */
+  readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
 }
 
 type DaemonEvents = { [K in ScanEvent["type"]]: [Extract<ScanEvent, { type: K }>] };
@@ -41,10 +49,15 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   private parts?: {
     store: Store;
     storage: FileStorage;
+    redis: RedisConnection;
+    daily: DailyCounter;
     stats: LiveStats;
     queue: ScanQueue;
     quarantine: Quarantine;
     submissions: Submissions;
+    keys: ApiKeys;
+    clamd: ClamdClient;
+    engine?: ScanEngine;
     worker?: ScanWorker;
     reconciler?: Reconciler;
   };
@@ -70,7 +83,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   private async build(): Promise<void> {
     const { config, log } = this;
-    const store = await openStore(config.dataDir, config.queue.name);
+    const store = await openStore(config.dataDir, config.queue.name, config.logDir);
     this.closers.push(() => store.close());
     const storage = new FileStorage(config.dataDir);
     await storage.init();
@@ -87,14 +100,16 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const queue = new ScanQueue(config.redis.url, config.queue, log);
     // Bull's close waits for the scans running in this process to finish.
     this.closers.push(() => queue.close());
-    const submissions = new Submissions(store, storage, queue, new DailyCounter(redis, prefix), log);
-    this.parts = { store, storage, stats, queue, quarantine, submissions };
+    const daily = new DailyCounter(redis, prefix);
+    const submissions = new Submissions(store, storage, queue, daily, log);
+    const clamd = new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
+    this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store), clamd };
     if (this.options.worker === false) return;
 
     const engine = await createScanEngine(config);
-    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log, tmpDir: path.join(config.tmpDir, "rescans") });
+    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log, tmpDir: path.join(config.tmpDir, "rescans"), onVerdict: this.options.onVerdict });
     const reconciler = new Reconciler(store, queue, worker, quarantine, log);
-    Object.assign(this.parts, { worker, reconciler });
+    Object.assign(this.parts, { engine, worker, reconciler });
     queue.bull.on("failed", (job, err) => {
       void (async () => {
         if ((await job.getState()) !== "failed") return;
@@ -116,6 +131,25 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     return this.use().submissions.submitFile(input);
   }
 
+  /** A file already received into `incomingDir` (an HTTP upload); removed there whatever happens. */
+  submitUpload(input: Omit<SubmitFileInput, "filePath">, received: StoredFile): Promise<Submitted> {
+    return this.use().submissions.submitReceived(input, received);
+  }
+
+  /** Where uploads are streamed before they are accepted: on DATA_DIR's filesystem, so accepting is a rename. */
+  get incomingDir(): string {
+    return this.use().storage.incomingDir;
+  }
+
+  /** Today's count for a user, without counting anything. */
+  dailyUse(userId: string, tier: Tier): Promise<DailyUse> {
+    return this.use().daily.peek(userId, TIER_POLICIES[tier].filesPerDay);
+  }
+
+  get keys(): ApiKeys {
+    return this.use().keys;
+  }
+
   /** Another scan with the current engines; `userId` limits it to the owner's files. */
   async rescan(fileId: string, by: { userId?: string; tier?: Tier } = {}): Promise<Submitted> {
     const file = await this.getFile(fileId, by.userId);
@@ -132,6 +166,20 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   async getScans(fileId: string, userId?: string): Promise<ScanRecord[]> {
     await this.getFile(fileId, userId);
     return this.use().store.scans.scansForFile(fileId);
+  }
+
+  async latestScan(fileId: string): Promise<ScanRecord | undefined> {
+    return this.use().store.scans.latestForFile(fileId);
+  }
+
+  /** The owner's clean file, opened for reading; the download is audited. */
+  async download(fileId: string, userId: string): Promise<Download> {
+    return openDownload(this.use().store, await this.getFile(fileId, userId), userId);
+  }
+
+  /** An audit entry for something outside the service's own transactions. */
+  audit(entry: AuditEntry): Promise<void> {
+    return this.use().store.audit.record(entry);
   }
 
   /** The job's result once recorded, or undefined after `timeoutMs`. */
@@ -183,6 +231,21 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   stats(): Promise<StatsSnapshot> {
     return this.use().stats.snapshot();
+  }
+
+  /** The Bull queue itself, for the admin queue UI. */
+  get bullQueue(): ScanQueue["bull"] {
+    return this.use().queue.bull;
+  }
+
+  readiness(): Promise<Readiness> {
+    const { redis, clamd, engine, store, queue } = this.use();
+    const { dataDir, health } = this.config;
+    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), ...health });
+  }
+
+  clamdStatus(): Promise<ClamdStatus> {
+    return probeClamd(this.use().clamd);
   }
 
   reconcile(): Promise<ReconcileReport> {

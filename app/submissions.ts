@@ -5,12 +5,13 @@ import { SubmitRejectedError } from "./errors/submit-rejected-error.ts";
 import type { Logger } from "./log.ts";
 import type { ScanJobData, ScanQueue } from "./queue/scan-queue.ts";
 import type { DailyCounter } from "./redis/daily-counter.ts";
-import type { FileStorage } from "./storage/file-storage.ts";
+import { fsyncPath } from "./storage/durable-fs.ts";
+import type { FileStorage, StoredFile } from "./storage/file-storage.ts";
 import { sanitiseName } from "./storage/sanitise-name.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanType } from "./store/scan-repo.ts";
 import type { Store } from "./store/store.ts";
-import { isTier, TIER_POLICIES, type Tier } from "./tiers.ts";
+import { isTier, TIER_POLICIES, type Tier, type TierPolicy } from "./tiers.ts";
 
 /** The seed's `submitFile` argument. */
 export interface SubmitFileInput {
@@ -46,7 +47,35 @@ export class Submissions {
     private readonly log: Logger,
   ) {}
 
+  /** The seed's call: copies the caller's file in (hashing it), then accepts it. */
   async submitFile(input: SubmitFileInput): Promise<Submitted> {
+    const { fileId, policy } = this.check(input);
+    const info = await stat(input.filePath).catch(() => null);
+    if (!info?.isFile()) throw new SubmitRejectedError("INVALID_REQUEST", "filePath is not a readable file");
+    this.checkSize(info.size, input, policy);
+    await this.checkNew(fileId);
+    return this.accept(fileId, input, policy, () => this.storage.receiveCopy(input.filePath));
+  }
+
+  /**
+   * An upload already streamed into `incoming` and hashed on the way (HTTP). The bytes are
+   * flushed to disk before the file counts as accepted; they are removed if it is refused.
+   */
+  async submitReceived(input: Omit<SubmitFileInput, "filePath">, received: StoredFile): Promise<Submitted> {
+    try {
+      const { fileId, policy } = this.check(input);
+      this.checkSize(received.size, input, policy);
+      await this.checkNew(fileId);
+      return await this.accept(fileId, input, policy, async () => {
+        await fsyncPath(received.path);
+        return received;
+      });
+    } finally {
+      await this.storage.remove(received.path);
+    }
+  }
+
+  private check(input: Omit<SubmitFileInput, "filePath">): { fileId: string; policy: TierPolicy } {
     const fileId = input.fileId ?? randomUUID();
     const problem = !isTier(input.userTier)
       ? "userTier must be one of free, premium, gold, enterprise"
@@ -58,17 +87,24 @@ export class Submissions {
             ? "fileHash must be a SHA-256 in hex"
             : null;
     if (problem) throw new SubmitRejectedError("INVALID_REQUEST", problem);
-    const policy = TIER_POLICIES[input.userTier];
-    const info = await stat(input.filePath).catch(() => null);
-    if (!info?.isFile()) throw new SubmitRejectedError("INVALID_REQUEST", "filePath is not a readable file");
-    if (info.size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
-    if (info.size > policy.maxFileBytes) throw new SubmitRejectedError("FILE_TOO_LARGE", `the ${input.userTier} tier accepts files up to ${policy.maxFileBytes} bytes`);
-    if (input.fileSize !== undefined && input.fileSize !== info.size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${info.size} bytes received`);
-    if (await this.store.files.exists(fileId)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+    return { fileId, policy: TIER_POLICIES[input.userTier] };
+  }
 
+  private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy): void {
+    if (size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
+    if (size > policy.maxFileBytes) throw new SubmitRejectedError("FILE_TOO_LARGE", `the ${input.userTier} tier accepts files up to ${policy.maxFileBytes} bytes`);
+    if (input.fileSize !== undefined && input.fileSize !== size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${size} bytes received`);
+  }
+
+  private async checkNew(fileId: string): Promise<void> {
+    if (await this.store.files.exists(fileId)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+  }
+
+  /** Counts the file against the daily limit, stores it, and queues its scan. */
+  private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy, receive: () => Promise<StoredFile>): Promise<Submitted> {
     const use = await this.daily.consume(input.userId, policy.filesPerDay);
     if (!use.allowed) throw new SubmitRejectedError("DAILY_LIMIT", `the ${input.userTier} tier allows ${policy.filesPerDay} files per UTC day`, use.retryAfterSeconds);
-    const received = await this.storage.receiveCopy(input.filePath).catch(async (err: unknown) => {
+    const received = await receive().catch(async (err: unknown) => {
       await this.daily.release(input.userId);
       throw err;
     });

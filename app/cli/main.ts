@@ -9,11 +9,15 @@ import { createScanEngine } from "../scan-engine.ts";
 import { isTier, TIERS } from "../tiers.ts";
 import { compileDir } from "../yara/yara-rules.ts";
 import { quarantineCommand, queueCommand, startCommand } from "./service-commands.ts";
+import { auditCommand, keysCommand } from "./store-commands.ts";
 
 const HELP = `scan-daemon — security gate for medical files
 
 Usage:
-  scan-daemon start                               run the scan worker, reconciler and housekeeping in the foreground
+  scan-daemon start                               run the HTTP/WebSocket API, scan worker, reconciler and housekeeping in the foreground
+  scan-daemon keys create --user ID --tier T [--admin]   a new API key (printed once, as the last line)
+  scan-daemon keys list | revoke KEY_ID
+  scan-daemon audit verify                        check the audit table and logs/scan-audit.log, line by line
   scan-daemon queue failed | counts               the dead-letter list (jobs Bull gave up on) | job counts
   scan-daemon queue retry JOB_ID... | --all       re-drive failed jobs as new jobs for the same files
   scan-daemon quarantine list | release ID | delete ID | purge [--days N]
@@ -30,6 +34,10 @@ export async function main(argv: string[], out: (line: string) => void = console
     switch (command) {
       case "start":
         return await startCommand(out);
+      case "keys":
+        return await keysCommand(rest, out, err);
+      case "audit":
+        return await auditCommand(rest, out, err);
       case "queue":
         return await queueCommand(rest, out, err);
       case "quarantine":

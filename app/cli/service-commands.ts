@@ -2,20 +2,22 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { MedicalFileScanDaemon } from "../daemon.ts";
 import { createLogger } from "../log.ts";
+import { startScanService } from "../scan-service.ts";
 
 type Out = (line: string) => void;
 
-/** `scan-daemon start`: the worker, reconciler and housekeeping in the foreground until SIGTERM/SIGINT. */
+/** `scan-daemon start`: the API, worker, reconciler and housekeeping in the foreground until SIGTERM/SIGINT. */
 export async function startCommand(out: Out): Promise<number> {
-  const daemon = new MedicalFileScanDaemon(loadConfig(), { log: createLogger(process.env.VERBOSE === "true" ? "debug" : "info") });
-  await daemon.initialize();
-  daemon.log.info({ pid: process.pid, queue: daemon.config.queue.name, concurrency: daemon.config.queue.concurrency }, "daemon started");
+  const config = loadConfig();
+  const log = createLogger(process.env.VERBOSE === "true" ? "debug" : "info", config.logDir);
+  const service = await startScanService(config, log);
+  log.info({ pid: process.pid, queue: config.queue.name, concurrency: config.queue.concurrency, port: service.api.port, wsPort: service.api.wsPort }, "daemon started");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  daemon.log.info({ signal }, "stopping: waiting for running scans");
-  await daemon.close();
+  log.info({ signal }, "stopping: waiting for running scans");
+  await service.close();
   out("stopped");
   return 0;
 }

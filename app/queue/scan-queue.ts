@@ -79,8 +79,15 @@ export class ScanQueue {
     return this.bull.getJob(jobId);
   }
 
-  async counts(): Promise<QueueCounts> {
-    const c = await this.bull.getJobCounts();
+  /** Rejects after `timeoutMs`: while Redis is away Bull queues the command instead of failing. */
+  async counts(timeoutMs = 5000): Promise<QueueCounts> {
+    let timer: NodeJS.Timeout | undefined;
+    const c = await Promise.race([
+      this.bull.getJobCounts(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the queue did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
     return { waiting: c.waiting, active: c.active, completed: c.completed, failed: c.failed, delayed: c.delayed };
   }
 

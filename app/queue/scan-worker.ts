@@ -9,6 +9,7 @@ import type { Quarantine } from "../quarantine/quarantine.ts";
 import type { LiveStats } from "../redis/live-stats.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { Store } from "../store/store.ts";
+import type { Tier } from "../tiers.ts";
 import type { ScanJob, ScanJobData } from "./scan-queue.ts";
 
 export interface ScanWorkerDeps {
@@ -20,6 +21,8 @@ export interface ScanWorkerDeps {
   readonly log: Logger;
   /** For plaintext copies of quarantined files being rescanned. */
   readonly tmpDir: string;
+  /** Told of each verdict this worker recorded (metrics). */
+  readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
 }
 
 /**
@@ -86,6 +89,7 @@ export class ScanWorker {
     });
     if (!file) return;
     log.info({ jobId, fileId: file.id, sha256: file.sha256, status: result.status, ms: result.scanTimeMs }, "verdict");
+    this.deps.onVerdict?.(result, data.tier);
     try {
       if (file.state === "quarantining") await quarantine.admit(file, scanId, result);
       else if (clean && file.state === "quarantined") await quarantine.releaseAfterCleanRescan(file.id);

@@ -1,7 +1,21 @@
-import { createHash } from "node:crypto";
-import type { SqlExecutor } from "./sqlite.ts";
+import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "../audit/audit-line.ts";
+import type { AuditLogFile } from "../audit/audit-log-file.ts";
+import type { SqlExecutor, SqliteDatabase, Transaction } from "./sqlite.ts";
 
-export type AuditAction = "upload" | "verdict" | "rescan" | "quarantine" | "quarantine_release" | "quarantine_delete" | "quarantine_purge" | "file_expire" | "job_redrive";
+export type AuditAction =
+  | "upload"
+  | "verdict"
+  | "download"
+  | "rescan"
+  | "quarantine"
+  | "quarantine_release"
+  | "quarantine_delete"
+  | "quarantine_purge"
+  | "file_expire"
+  | "job_redrive"
+  | "key_create"
+  | "key_revoke"
+  | "auth_failed";
 
 export interface AuditEntry {
   readonly actor: string;
@@ -9,31 +23,69 @@ export interface AuditEntry {
   readonly fileId?: string;
   readonly sha256?: string;
   /** Ids, hashes, verdicts and counts only: never a file name or file content. */
-  readonly detail: Readonly<Record<string, string | number | boolean | null>>;
+  readonly detail: AuditDetail;
+}
+
+export interface AuditRow {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly file_id: string | null;
+  readonly sha256: string | null;
+  readonly detail: string;
+  readonly prev_hash: string;
+  readonly hash: string;
 }
 
 /**
- * The audit table: each row holds the SHA-256 of the previous row's hash and its own fields,
- * so a changed or deleted row breaks the chain. Appended inside the caller's transaction, so
- * an action and its audit row commit together.
+ * The audit table and logs/scan-audit.log, one chain for both: each entry's hash is the
+ * SHA-256 of its log line, and each line holds the hash of the line before. The line is
+ * written inside the caller's transaction, under SQLite's write lock, so entries from every
+ * process reach the file in the order of their sequence numbers; an action, its row and its
+ * line stand or fall together.
  */
 export class AuditRepo {
-  async append(tx: SqlExecutor, entry: AuditEntry, now: string): Promise<void> {
-    const last = await tx.get<{ hash: string }>("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1");
-    const prev = last?.hash ?? "0".repeat(64);
-    const detail = JSON.stringify(entry.detail);
-    const hash = createHash("sha256")
-      .update(JSON.stringify([prev, now, entry.actor, entry.action, entry.fileId ?? null, entry.sha256 ?? null, detail]))
-      .digest("hex");
-    await tx.run("INSERT INTO audit (at, actor, action, file_id, sha256, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly file: AuditLogFile,
+  ) {}
+
+  async append(tx: Transaction, entry: AuditEntry, now: string): Promise<void> {
+    const last = await tx.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    const seq = (last?.seq ?? 0) + 1;
+    const prev = last?.hash ?? GENESIS_HASH;
+    const line = auditLine({ seq, at: now, actor: entry.actor, action: entry.action, fileId: entry.fileId ?? null, sha256: entry.sha256 ?? null, detail: entry.detail, prev });
+    await tx.run("INSERT INTO audit (seq, at, actor, action, file_id, sha256, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+      seq,
       now,
       entry.actor,
       entry.action,
       entry.fileId ?? null,
       entry.sha256 ?? null,
-      detail,
+      JSON.stringify(entry.detail),
       prev,
-      hash,
+      lineHash(line),
     ]);
+    tx.beforeCommit(() => this.file.append(line));
+  }
+
+  /** An entry that is its own transaction (a download, a failed authentication). */
+  record(entry: AuditEntry, now = new Date().toISOString()): Promise<void> {
+    return this.db.transaction((tx) => this.append(tx, entry, now));
+  }
+
+  /** Every row in sequence order, a page at a time. */
+  async *rows(db: SqlExecutor = this.db, pageSize = 5000): AsyncGenerator<AuditRow> {
+    for (let after = 0; ; ) {
+      const page = await db.all<AuditRow>("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", [after, pageSize]);
+      yield* page;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
+  get logPath(): string {
+    return this.file.path;
   }
 }

@@ -9,6 +9,11 @@ export interface SqlExecutor {
   all<T>(sql: string, params?: SqlParams): Promise<T[]>;
 }
 
+/** A transaction's executor; steps registered with beforeCommit run last, still under the write lock. */
+export interface Transaction extends SqlExecutor {
+  beforeCommit(step: () => Promise<void>): void;
+}
+
 /**
  * One sqlite3 connection with promises. Writes are serialised through one chain, because a
  * connection shares its transaction with every caller: without the chain, a write of one
@@ -50,12 +55,19 @@ export class SqliteDatabase implements SqlExecutor {
   }
 
   /** BEGIN IMMEDIATE takes the write lock up front, so two processes cannot deadlock upgrading. */
-  transaction<T>(body: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.serialised(async () => {
       await retryBusy(() => this.rawRun("BEGIN IMMEDIATE"));
       try {
-        const tx: SqlExecutor = { run: (s, p = []) => this.rawRun(s, p), get: (s, p) => this.get(s, p), all: (s, p) => this.all(s, p) };
+        const steps: (() => Promise<void>)[] = [];
+        const tx: Transaction = {
+          run: (s, p = []) => this.rawRun(s, p),
+          get: (s, p) => this.get(s, p),
+          all: (s, p) => this.all(s, p),
+          beforeCommit: (step) => steps.push(step),
+        };
         const value = await body(tx);
+        for (const step of steps) await step();
         await this.rawRun("COMMIT");
         return value;
       } catch (err) {

@@ -1,6 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError } from "../errors/config-error.ts";
+import { AuditLogFile } from "../audit/audit-log-file.ts";
+import { ApiKeyRepo } from "./api-key-repo.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { FileRepo } from "./file-repo.ts";
 import { migrate } from "./migrations.ts";
@@ -15,17 +17,18 @@ export interface Store {
   readonly scans: ScanRepo;
   readonly quarantine: QuarantineRepo;
   readonly audit: AuditRepo;
+  readonly apiKeys: ApiKeyRepo;
   close(): Promise<void>;
 }
 
 export const DATABASE_FILE = "scan-daemon.sqlite";
 
 /**
- * Opens the store for one queue. A DATA_DIR belongs to the first queue that used it: the
+ * Opens the store for one queue, its audit rows mirrored into LOG_DIR/scan-audit.log. A DATA_DIR belongs to the first queue that used it: the
  * reconciler re-queues whatever SQLite holds open, so a second queue sharing the file would
  * take over the first one's jobs.
  */
-export async function openStore(dataDir: string, queueName: string): Promise<Store> {
+export async function openStore(dataDir: string, queueName: string, logDir: string): Promise<Store> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const db = await SqliteDatabase.open(path.join(dataDir, DATABASE_FILE));
   try {
@@ -44,7 +47,8 @@ export async function openStore(dataDir: string, queueName: string): Promise<Sto
     files: new FileRepo(db),
     scans: new ScanRepo(db),
     quarantine: new QuarantineRepo(db),
-    audit: new AuditRepo(),
+    audit: new AuditRepo(db, AuditLogFile.inDir(logDir)),
+    apiKeys: new ApiKeyRepo(db),
     close: () => db.close(),
   };
 }

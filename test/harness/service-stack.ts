@@ -53,6 +53,9 @@ export async function startServiceStack(env: Record<string, string> = {}): Promi
     DATA_DIR: path.join(dir, "data"),
     QUARANTINE_DIR: path.join(dir, "quarantine"),
     SCAN_TMP_DIR: path.join(dir, "tmp"),
+    LOG_DIR: path.join(dir, "logs"),
+    PORT: "0",
+    SCAN_DAEMON_WS_PORT: "0",
     SCAN_QUEUE_NAME: `test-${randomUUID().slice(0, 8)}`,
     ...env,
   };
@@ -69,6 +72,7 @@ export async function startServiceStack(env: Record<string, string> = {}): Promi
         SCAN_QUEUE_NAME: `${stackEnv.SCAN_QUEUE_NAME}-${name}`,
         DATA_DIR: path.join(dir, name, "data"),
         QUARANTINE_DIR: path.join(dir, name, "quarantine"),
+        LOG_DIR: path.join(dir, name, "logs"),
       };
     },
     async file(name, data) {

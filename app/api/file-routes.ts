@@ -1,0 +1,74 @@
+import Router from "@koa/router";
+import type { Middleware } from "koa";
+import type { MedicalFileScanDaemon } from "../daemon.ts";
+import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
+import type { ScanRecord } from "../store/scan-repo.ts";
+import { TIER_POLICIES } from "../tiers.ts";
+import type { ApiState } from "./api-state.ts";
+import { estimateSeconds } from "./estimate.ts";
+import { uploadRoute } from "./upload-route.ts";
+
+/**
+ * The tenant routes of ARCHITECTURE section 5. Every file route looks the file up with the
+ * caller's user id, so another tenant's file is simply not found (404), never forbidden.
+ */
+export function fileRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiState>): Router<ApiState> {
+  const router = new Router<ApiState>({ prefix: "/api/medical-files" });
+  router.use(auth);
+
+  router.post("/upload", uploadRoute(daemon));
+
+  router.get("/scan-queue", async (ctx) => {
+    const c = await daemon.queueCounts();
+    ctx.body = { waiting: c.waiting, active: c.active, completed: c.completed, failed: c.failed, delayed: c.delayed };
+  });
+
+  router.get("/:fileId", async (ctx) => {
+    const file = await daemon.getFile(ctx.params.fileId!, ctx.state.principal.userId);
+    const latest = await daemon.latestScan(file.id);
+    ctx.body = {
+      fileId: file.id,
+      fileName: file.originalName,
+      size: file.size,
+      sha256: file.sha256,
+      tier: file.tier,
+      state: file.state,
+      detectedType: file.detectedType,
+      createdAt: file.createdAt,
+      updatedAt: file.updatedAt,
+      status: latest?.status ?? "queued",
+      latestScan: latest ? scanBody(latest) : null,
+    };
+  });
+
+  router.get("/:fileId/scans", async (ctx) => {
+    const scans = await daemon.getScans(ctx.params.fileId!, ctx.state.principal.userId);
+    ctx.body = { fileId: ctx.params.fileId!, scans: scans.map(scanBody) };
+  });
+
+  router.get("/:fileId/content", async (ctx) => {
+    const { file, handle } = await daemon.download(ctx.params.fileId!, ctx.state.principal.userId);
+    ctx.type = "application/octet-stream";
+    ctx.length = file.size;
+    ctx.attachment(file.originalName || file.id);
+    ctx.set("X-Content-SHA256", file.sha256);
+    ctx.set("X-Content-Type-Options", "nosniff");
+    ctx.body = handle.createReadStream();
+  });
+
+  router.post("/:fileId/rescan", async (ctx) => {
+    const { userId, tier } = ctx.state.principal;
+    const file = await daemon.getFile(ctx.params.fileId!, userId);
+    if (TIER_POLICIES[tier].priority > TIER_POLICIES.premium.priority) throw new SubmitRejectedError("RESCAN_NOT_ALLOWED", "rescans need the premium tier or above");
+    const { jobId } = await daemon.rescan(file.id, { userId, tier });
+    ctx.status = 202;
+    ctx.body = { message: "rescan queued", fileId: file.id, scanJobId: jobId, estimatedTime: await estimateSeconds(daemon) };
+  });
+
+  return router;
+}
+
+/** A scan as the contract shows it: the seed's column names. */
+function scanBody(s: ScanRecord) {
+  return { id: s.id, jobId: s.jobId, scan_type: s.scanType, status: s.status, threat_level: s.threatLevel, scan_engines: s.scanEngines, created_at: s.createdAt, results: s.results };
+}

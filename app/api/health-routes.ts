@@ -1,0 +1,27 @@
+import Router from "@koa/router";
+import type { MedicalFileScanDaemon } from "../daemon.ts";
+import type { ScanMetrics } from "../metrics/scan-metrics.ts";
+import type { ApiState } from "./api-state.ts";
+
+/** Unauthenticated: liveness, readiness with each dependency named, and Prometheus metrics. */
+export function healthRoutes(daemon: MedicalFileScanDaemon, metrics: ScanMetrics): Router<ApiState> {
+  const router = new Router<ApiState>();
+  const started = Date.now();
+
+  router.get("/health", (ctx) => {
+    ctx.body = { status: "ok", uptimeSeconds: Math.round((Date.now() - started) / 1000) };
+  });
+
+  router.get("/health/ready", async (ctx) => {
+    const { ready, checks } = await daemon.readiness();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? "ready" : "not_ready", checks };
+  });
+
+  router.get("/metrics", async (ctx) => {
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.text();
+  });
+
+  return router;
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { errors, type File as UploadedFile } from "formidable";
+import type { Context, Middleware } from "koa";
+import { koaBody } from "koa-body";
+import type { MedicalFileScanDaemon } from "../daemon.ts";
+import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
+import { TIER_POLICIES } from "../tiers.ts";
+import { ApiError } from "./api-error.ts";
+import type { ApiState } from "./api-state.ts";
+import { estimateSeconds } from "./estimate.ts";
+
+/** Room for the multipart framing and the small fields around the file. */
+const MULTIPART_ALLOWANCE = 64 * 1024;
+const MAX_WAIT_SECONDS = 120;
+/** How long the rest of a refused body is read and dropped, so the client sees the answer before the connection closes. */
+const LINGER_MS = 30_000;
+
+const TOO_LARGE = new Set([errors.biggerThanMaxFileSize, errors.biggerThanTotalMaxFileSize]);
+const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceeded, errors.maxFieldsSizeExceeded]);
+
+/**
+ * POST /api/medical-files/upload. Runs after authentication, so the sender's tier is known
+ * before a byte of the body is read: a declared length over the limit is refused unread, and
+ * an undeclared one is cut off the moment it passes the limit. The body streams into a
+ * folder of its own under DATA_DIR/incoming, hashed on the way (formidable), and that folder
+ * is removed whatever happens: refused, aborted or accepted (the accepted file is moved out).
+ */
+export function uploadRoute(daemon: MedicalFileScanDaemon): Middleware<ApiState> {
+  return async (ctx) => {
+    const { userId, tier } = ctx.state.principal;
+    const wait = parseWait(ctx.query.wait);
+    if (!ctx.is("multipart/form-data")) throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with the file in the field "file"');
+    const limit = TIER_POLICIES[tier].maxFileBytes;
+    const declared = Number(ctx.get("content-length") || 0);
+    if (declared > limit + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, new SubmitRejectedError("FILE_TOO_LARGE", `the ${tier} tier accepts files up to ${limit} bytes`));
+    const today = await daemon.dailyUse(userId, tier);
+    if (!today.allowed) {
+      throw refuseUnread(ctx, new SubmitRejectedError("DAILY_LIMIT", `the ${tier} tier allows ${TIER_POLICIES[tier].filesPerDay} files per UTC day`, today.retryAfterSeconds));
+    }
+    const dir = await mkdtemp(path.join(daemon.incomingDir, "upload-"));
+    try {
+      const { fields, file } = await receive(ctx, dir, limit);
+      const submitted = await daemon.submitUpload(
+        { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", userId, userTier: tier },
+        { path: file.filepath, size: file.size, sha256: String(file.hash) },
+      );
+      const record = wait > 0 ? await daemon.waitForResult(submitted.jobId, wait * 1000) : undefined;
+      if (record) {
+        ctx.status = 200;
+        ctx.body = { ...submitted, result: record.results };
+      } else {
+        ctx.status = 202;
+        ctx.body = { ...submitted, status: "queued", estimatedTime: await estimateSeconds(daemon) };
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    }
+  };
+}
+
+function parseWait(raw: unknown): number {
+  if (raw === undefined) return 0;
+  const n = typeof raw === "string" && /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 0 && n <= MAX_WAIT_SECONDS)) throw new ApiError(400, "INVALID_REQUEST", `wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  return n;
+}
+
+async function receive(ctx: Context, dir: string, limit: number): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+  try {
+    await koaBody({
+      multipart: true,
+      json: false,
+      urlencoded: false,
+      text: false,
+      formidable: {
+        uploadDir: dir,
+        filename: () => "upload",
+        maxFiles: 1,
+        maxFields: 8,
+        maxFieldsSize: 16 * 1024,
+        maxFileSize: limit,
+        maxTotalFileSize: limit,
+        allowEmptyFiles: true,
+        minFileSize: 0,
+        hashAlgorithm: "sha256",
+      },
+    })(ctx, async () => {});
+  } catch (err) {
+    throw refuseUnread(ctx, fromFormidable(err));
+  }
+  const files = ctx.request.files ?? {};
+  const file = files.file;
+  if (!file || Array.isArray(file) || Object.keys(files).length !== 1) throw new ApiError(400, "INVALID_REQUEST", 'send exactly one file, in the field "file"');
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  const field = (name: string): string | undefined => {
+    const v = body[name];
+    if (v === undefined || typeof v === "string") return v;
+    throw new ApiError(400, "INVALID_REQUEST", `send the field ${name} once`);
+  };
+  return { fields: { fileId: field("fileId"), fileHash: field("fileHash") }, file };
+}
+
+function fromFormidable(err: unknown): Error {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "number") return err as Error;
+  if (TOO_LARGE.has(code)) return new SubmitRejectedError("FILE_TOO_LARGE", "the file is larger than this tier accepts");
+  if (TOO_MANY_PARTS.has(code)) return new ApiError(400, "TOO_MANY_PARTS", 'send one file in the field "file" and at most the fields fileId and fileHash');
+  if (code === errors.aborted) return new ApiError(400, "REQUEST_ABORTED", "the client closed the request before the body was complete");
+  return new ApiError(400, "INVALID_REQUEST", `the multipart body could not be read: ${(err as Error).message}`);
+}
+
+/**
+ * Answers now and drops the rest of the body as it arrives, for a while: closing a socket
+ * with unread data sends a reset, which can destroy the answer before the client reads it.
+ */
+function refuseUnread<E extends Error>(ctx: Context, err: E): E {
+  const req = ctx.req;
+  if (!req.complete) {
+    ctx.res.once("finish", () => {
+      const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+      req.once("end", () => clearTimeout(timer));
+      req.once("close", () => clearTimeout(timer));
+      req.resume();
+    });
+  }
+  return err;
+}

@@ -1,0 +1,70 @@
+import { parseArgs } from "node:util";
+import { verifyAuditTrail } from "../audit/audit-verify.ts";
+import { ApiKeys } from "../auth/api-keys.ts";
+import { loadConfig } from "../config.ts";
+import { openStore, type Store } from "../store/store.ts";
+import { isTier, TIERS } from "../tiers.ts";
+
+type Out = (line: string) => void;
+
+/** Commands that need only SQLite (and the audit log): they work while Redis or clamd are down. */
+async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const store = await openStore(config.dataDir, config.queue.name, config.logDir);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const KEYS_USAGE = `usage: scan-daemon keys create --user ID --tier ${TIERS.join("|")} [--admin] | keys list | keys revoke KEY_ID`;
+
+export async function keysCommand(args: string[], out: Out, err: Out): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { user: { type: "string" }, tier: { type: "string" }, admin: { type: "boolean", default: false } } });
+  const [sub, id] = positionals;
+  if (sub === "create" && !id && values.user && values.tier && isTier(values.tier) && /^[A-Za-z0-9._@-]{1,128}$/.test(values.user)) {
+    const input = { userId: values.user, tier: values.tier, role: values.admin ? ("admin" as const) : ("user" as const) };
+    return withStore(async (store) => {
+      const { record, key } = await new ApiKeys(store).create(input, "cli");
+      out(`created ${record.id} for user ${record.userId}, tier ${record.tier}, role ${record.role}`);
+      out("the key is shown once; store it now:");
+      out(key);
+      return 0;
+    });
+  }
+  if (sub === "list" && !id) {
+    return withStore(async (store) => {
+      const keys = await new ApiKeys(store).list();
+      for (const k of keys) out(`${k.id} user=${k.userId} tier=${k.tier} role=${k.role} created=${k.createdAt} last_used=${k.lastUsedAt ?? "-"}${k.revokedAt ? ` revoked=${k.revokedAt}` : ""}`);
+      out(`${keys.length} key(s)`);
+      return 0;
+    });
+  }
+  if (sub === "revoke" && id && positionals.length === 2) {
+    return withStore(async (store) => {
+      const revoked = await new ApiKeys(store).revoke(id, "cli");
+      out(`revoked ${revoked.id} (user ${revoked.userId})`);
+      return 0;
+    });
+  }
+  err(KEYS_USAGE);
+  return 2;
+}
+
+export async function auditCommand(args: string[], out: Out, err: Out): Promise<number> {
+  if (args.length !== 1 || args[0] !== "verify") {
+    err("usage: scan-daemon audit verify");
+    return 2;
+  }
+  return withStore(async (store) => {
+    const report = await verifyAuditTrail(store.audit.rows(), store.audit.logPath);
+    for (const problem of report.problems) err(problem);
+    if (!report.ok) {
+      err(`audit trail BROKEN: ${report.problems.length} problem(s) in ${store.audit.logPath}`);
+      return 1;
+    }
+    out(`audit trail intact: ${report.entries} entries, head ${report.head}`);
+    return 0;
+  });
+}

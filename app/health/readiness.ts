@@ -1,0 +1,118 @@
+import { statfs } from "node:fs/promises";
+import type { ClamdClient } from "../clamd/clamd-client.ts";
+import { parseVersionReply } from "../clamd/clamd-reply.ts";
+import type { QueueCounts } from "../queue/scan-queue.ts";
+import type { SqliteDatabase } from "../store/sqlite.ts";
+import type { YaraRuleBook } from "../yara/yara-rules.ts";
+
+export interface Check {
+  readonly ok: boolean;
+  /** One word an operator can alert on: up, down, stale, compiled, writable, low, ... */
+  readonly state: string;
+  readonly [detail: string]: unknown;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "sqlite" | "disk" | "queue", Check>>;
+}
+
+export interface ReadinessProbes {
+  redisPing(): Promise<string>;
+  readonly clamd: ClamdClient;
+  /** Absent in a process that does not scan. */
+  readonly rules?: YaraRuleBook;
+  readonly db: SqliteDatabase;
+  readonly dataDir: string;
+  queueCounts(): Promise<QueueCounts>;
+  readonly minFreeDiskBytes: number;
+  readonly definitionsMaxAgeMs: number;
+}
+
+export interface ClamdStatus {
+  readonly up: boolean;
+  readonly version: string | null;
+  readonly definitionsAgeSeconds: number | null;
+  readonly error?: string;
+}
+
+const PROBE_MS = 3000;
+/** A backlog is reported, not failed: taking the instance out of rotation would only grow it. */
+const QUEUE_BACKLOG = 100;
+
+/** clamd PING, then VERSION for the build time of the definitions it has loaded. */
+export async function probeClamd(clamd: ClamdClient, now = Date.now()): Promise<ClamdStatus> {
+  try {
+    const pong = await clamd.command("PING", AbortSignal.timeout(PROBE_MS));
+    if (!pong.startsWith("PONG")) return { up: false, version: null, definitionsAgeSeconds: null, error: "clamd did not answer PONG" };
+    const parsed = parseVersionReply(await clamd.command("VERSION", AbortSignal.timeout(PROBE_MS)));
+    const built = parsed?.database ? Date.parse(parsed.database.slice(parsed.database.indexOf("/") + 1)) : NaN;
+    return { up: true, version: parsed ? `${parsed.engine}/${parsed.database ?? "-"}` : null, definitionsAgeSeconds: Number.isNaN(built) ? null : Math.max(0, Math.round((now - built) / 1000)) };
+  } catch (err) {
+    return { up: false, version: null, definitionsAgeSeconds: null, error: (err as Error).message };
+  }
+}
+
+/** Every dependency a scan needs, each named with its state; ready only when all are ok. */
+export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
+  const [redis, clamd, sqlite, disk, queue] = await Promise.all([checkRedis(p), checkClamd(p), checkSqlite(p), checkDisk(p), checkQueue(p)]);
+  const yara: Check = p.rules
+    ? { ok: true, state: "compiled", rulesHash: p.rules.builtIn.hash.slice(0, 16), tenants: p.rules.tenants.size }
+    : { ok: false, state: "not-loaded" };
+  const checks = { redis, clamd, yara, sqlite, disk, queue };
+  return { ready: Object.values(checks).every((c) => c.ok), checks };
+}
+
+/** Runs a probe with a deadline: a dependency that does not answer is down, not waited for. */
+async function timed(work: () => Promise<Check>, down: string): Promise<Check> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_MS} ms`)), PROBE_MS);
+  });
+  try {
+    const check = await Promise.race([work(), deadline]);
+    return { ...check, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, state: down, error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function checkRedis(p: ReadinessProbes): Promise<Check> {
+  return timed(async () => {
+    const reply = await p.redisPing();
+    return reply === "PONG" ? { ok: true, state: "up" } : { ok: false, state: "down", error: `answered ${reply}` };
+  }, "down");
+}
+
+async function checkClamd(p: ReadinessProbes): Promise<Check> {
+  const s = await probeClamd(p.clamd);
+  if (!s.up) return { ok: false, state: "down", error: s.error };
+  if (s.definitionsAgeSeconds === null) return { ok: false, state: "no-definitions-version", version: s.version };
+  const stale = s.definitionsAgeSeconds * 1000 > p.definitionsMaxAgeMs;
+  return { ok: !stale, state: stale ? "stale" : "up", version: s.version, definitionsAgeHours: Math.round(s.definitionsAgeSeconds / 360) / 10 };
+}
+
+function checkSqlite(p: ReadinessProbes): Promise<Check> {
+  return timed(async () => {
+    await p.db.run("INSERT INTO service_meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [new Date().toISOString()]);
+    return { ok: true, state: "writable" };
+  }, "not-writable");
+}
+
+function checkDisk(p: ReadinessProbes): Promise<Check> {
+  return timed(async () => {
+    const s = await statfs(p.dataDir);
+    const freeBytes = s.bavail * s.bsize;
+    return { ok: freeBytes >= p.minFreeDiskBytes, state: freeBytes >= p.minFreeDiskBytes ? "ok" : "low", freeBytes, minFreeBytes: p.minFreeDiskBytes };
+  }, "unknown");
+}
+
+function checkQueue(p: ReadinessProbes): Promise<Check> {
+  return timed(async () => {
+    const c = await p.queueCounts();
+    return { ok: true, state: c.waiting > QUEUE_BACKLOG ? "backlog" : "ok", waiting: c.waiting, active: c.active, delayed: c.delayed, failed: c.failed };
+  }, "unknown");
+}
