@@ -118,7 +118,7 @@ function refuseUnread<E extends Error>(ctx: Context, err: E): E {
   const req = ctx.req;
   if (!req.complete) {
     ctx.res.once("finish", () => {
-      const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+      const timer = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
       req.once("end", () => clearTimeout(timer));
       req.once("close", () => clearTimeout(timer));
       req.resume();

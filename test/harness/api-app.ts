@@ -1,3 +1,4 @@
+import http from "node:http";
 import { loadConfig } from "../../app/config.ts";
 import { createLogger } from "../../app/log.ts";
 import { startScanService, type ScanService } from "../../app/scan-service.ts";
@@ -42,7 +43,7 @@ export async function upload(
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const form = new FormData();
   for (const [k, v] of Object.entries(options.fields ?? {})) form.append(k, v);
-  form.append("file", new Blob([data]), options.name ?? "upload.bin");
+  form.append("file", new Blob([data]), options.name ?? "study.dcm");
   const res = await fetch(`${app.base}/api/medical-files/upload${options.query ?? ""}`, { method: "POST", body: form, headers: key ? { authorization: `Bearer ${key}` } : {} });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
@@ -58,4 +59,62 @@ export async function call(app: ApiApp, key: string | null, method: string, path
     body = { text };
   }
   return { status: res.status, body, headers: res.headers };
+}
+
+export interface RawUpload {
+  readonly key: string;
+  readonly fields?: Record<string, string>;
+  /** Bytes of the file part; sent in 64 KiB chunks. */
+  readonly size: number;
+  /** Declared Content-Length; by default the body is sent chunked, with no length. */
+  readonly contentLength?: number;
+  /** Stop sending after this many file bytes and cut the connection. */
+  readonly abortAfter?: number;
+  /** Called once `abortAfter` bytes are out, before the connection is cut. */
+  readonly beforeAbort?: () => Promise<void>;
+}
+
+/** An upload over a raw HTTP request, for what fetch cannot do: no length, a lying length, a client that goes away. */
+export function rawUpload(app: ApiApp, spec: RawUpload): Promise<{ status: number; body: string } | "aborted"> {
+  const boundary = "----msd-test-boundary";
+  const head = Buffer.from(
+    Object.entries(spec.fields ?? {})
+      .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+      .join("") + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const url = new URL(`${app.base}/api/medical-files/upload`);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${spec.key}`, "content-type": `multipart/form-data; boundary=${boundary}` };
+    if (spec.contentLength !== undefined) headers["content-length"] = String(spec.contentLength);
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers });
+    let answered = false;
+    req.on("response", (res) => {
+      answered = true;
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, body });
+        req.destroy();
+      });
+    });
+    req.on("error", (err) => (spec.abortAfter !== undefined ? resolve("aborted") : reject(err)));
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    let sent = 0;
+    const pump = async () => {
+      req.write(head);
+      while (!answered && sent < spec.size) {
+        if (spec.abortAfter !== undefined && sent >= spec.abortAfter) {
+          await spec.beforeAbort?.();
+          req.destroy();
+          return;
+        }
+        const n = Math.min(chunk.length, spec.size - sent);
+        sent += n;
+        if (!req.write(chunk.subarray(0, n))) await new Promise((r) => req.once("drain", r));
+      }
+      if (!answered) req.end(tail);
+    };
+    pump().catch(reject);
+  });
 }
