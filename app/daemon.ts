@@ -69,6 +69,8 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     private readonly options: DaemonOptions = {},
   ) {
     super();
+    // Each `?wait` request listens for its result while it waits: hundreds at once are normal.
+    this.setMaxListeners(0);
     this.log = options.log ?? createLogger();
   }
 
