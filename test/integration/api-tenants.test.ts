@@ -103,6 +103,8 @@ describe("tenants, WebSockets and the audit trail (real app, Redis, clamd, SQLit
         assert.equal((r.body.error as { code: string }).code, "FILE_NOT_FOUND");
       }
     }
+    assert.equal((await call(app, ann, "GET", `/api/medical-files/${a.body.fileId}/content`)).status, 200, "the owner downloads");
+    assert.equal((await call(app, ann, "POST", `/api/medical-files/${a.body.fileId}/rescan`)).status, 202, "the owner rescans");
     for (const s of [annSocket, bobSocket, adminSocket]) s.ws.close();
   });
 
@@ -161,7 +163,7 @@ describe("tenants, WebSockets and the audit trail (real app, Redis, clamd, SQLit
     const logPath = path.join(env.LOG_DIR!, AUDIT_LOG_NAME);
     const original = await readFile(logPath, "utf8");
     const entries = original.trim().split("\n").map((l) => JSON.parse(l) as { action: string; detail: Record<string, unknown> });
-    for (const action of ["upload", "verdict", "quarantine", "key_create", "key_revoke", "auth_failed"]) assert.ok(entries.some((e) => e.action === action), action);
+    for (const action of ["upload", "verdict", "quarantine", "download", "rescan", "key_create", "key_revoke", "auth_failed"]) assert.ok(entries.some((e) => e.action === action), action);
     for (const name of ["ann-patient", "bob-patient"]) assert.ok(!original.includes(name), "no file name in the audit log");
 
     const lines2 = original.split("\n");
