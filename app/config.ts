@@ -71,6 +71,16 @@ const envSchema = z.object({
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024),
   MIN_FREE_DISK_MB: int(0, 1024),
   CLAMAV_DEFINITIONS_MAX_AGE_HOURS: int(1, 72),
+  VIRUSTOTAL_API_KEY: z.string().min(1).optional(),
+  VIRUSTOTAL_API_URL: z.string().url().default("https://www.virustotal.com/api/v3"),
+  VIRUSTOTAL_TIMEOUT_MS: int(100, 10_000),
+  VIRUSTOTAL_REQUESTS_PER_MINUTE: int(1, 4),
+  VIRUSTOTAL_REQUESTS_PER_DAY: int(1, 500),
+  VIRUSTOTAL_CACHE_TTL_SECONDS: int(1, 86_400),
+  VIRUSTOTAL_INFECTED_THRESHOLD: int(1, 3),
+  VIRUSTOTAL_SUSPICIOUS_THRESHOLD: int(1, 1),
+  VIRUSTOTAL_FOLLOWUP_DELAY_MS: int(100, 15 * 60_000),
+  VIRUSTOTAL_MAX_FOLLOWUPS: int(0, 3),
 });
 
 export interface ScanLimits {
@@ -105,6 +115,21 @@ export interface Config {
   readonly logDir: string;
   readonly api: ApiSettings;
   readonly health: { readonly minFreeDiskBytes: number; readonly definitionsMaxAgeMs: number };
+  /** Absent without VIRUSTOTAL_API_KEY: gold and enterprise results then record it as not configured. */
+  readonly virustotal?: VirusTotalConfig;
+}
+
+export interface VirusTotalConfig {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly timeoutMs: number;
+  readonly perMinute: number;
+  readonly perDay: number;
+  readonly cacheTtlSeconds: number;
+  readonly thresholds: { readonly infected: number; readonly suspicious: number };
+  /** A lookup VirusTotal could not answer is tried again in a follow-up scan this much later, at most `maxFollowUps` times. */
+  readonly followUpDelayMs: number;
+  readonly maxFollowUps: number;
 }
 
 export interface ApiSettings {
@@ -195,6 +220,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logDir: path.resolve(e.LOG_DIR),
     api: { host: e.HOST, port: e.PORT, wsPort: e.SCAN_DAEMON_WS_PORT, heartbeatMs: e.WS_HEARTBEAT_MS, wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES },
     health: { minFreeDiskBytes: e.MIN_FREE_DISK_MB * 1024 * 1024, definitionsMaxAgeMs: e.CLAMAV_DEFINITIONS_MAX_AGE_HOURS * 3_600_000 },
+    virustotal: e.VIRUSTOTAL_API_KEY
+      ? {
+          baseUrl: e.VIRUSTOTAL_API_URL,
+          apiKey: e.VIRUSTOTAL_API_KEY,
+          timeoutMs: e.VIRUSTOTAL_TIMEOUT_MS,
+          perMinute: e.VIRUSTOTAL_REQUESTS_PER_MINUTE,
+          perDay: e.VIRUSTOTAL_REQUESTS_PER_DAY,
+          cacheTtlSeconds: e.VIRUSTOTAL_CACHE_TTL_SECONDS,
+          thresholds: { infected: e.VIRUSTOTAL_INFECTED_THRESHOLD, suspicious: e.VIRUSTOTAL_SUSPICIOUS_THRESHOLD },
+          followUpDelayMs: e.VIRUSTOTAL_FOLLOWUP_DELAY_MS,
+          maxFollowUps: e.VIRUSTOTAL_MAX_FOLLOWUPS,
+        }
+      : undefined,
   };
 }
 

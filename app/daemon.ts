@@ -10,7 +10,7 @@ import { checkReadiness, probeClamd, type ClamdStatus, type Readiness } from "./
 import { createLogger, type Logger } from "./log.ts";
 import type { ScanResult } from "./pipeline.ts";
 import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
-import { ScanQueue, type FailedJob, type QueueCounts } from "./queue/scan-queue.ts";
+import { ScanQueue, type FailedJob, type QueueCounts, type ScanJobData } from "./queue/scan-queue.ts";
 import { ScanWorker } from "./queue/scan-worker.ts";
 import { Quarantine } from "./quarantine/quarantine.ts";
 import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
@@ -108,8 +108,10 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store), clamd };
     if (this.options.worker === false) return;
 
-    const engine = await createScanEngine(config);
-    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log, tmpDir: path.join(config.tmpDir, "rescans"), onVerdict: this.options.onVerdict });
+    const engine = await createScanEngine(config, { redis, prefix });
+    const vt = config.virustotal;
+    const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
+    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log, tmpDir: path.join(config.tmpDir, "rescans"), onVerdict: this.options.onVerdict, followUp });
     const reconciler = new Reconciler(store, queue, worker, quarantine, log);
     Object.assign(this.parts, { engine, worker, reconciler });
     queue.bull.on("failed", (job, err) => {
@@ -243,7 +245,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   readiness(): Promise<Readiness> {
     const { redis, clamd, engine, store, queue } = this.use();
     const { dataDir, health } = this.config;
-    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), ...health });
+    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), virustotalState: engine?.virustotal?.state, ...health });
   }
 
   clamdStatus(): Promise<ClamdStatus> {

@@ -7,13 +7,25 @@ import { AnalysisScanner } from "./scanners/analysis-scanner.ts";
 import { ClamavScanner } from "./scanners/clamav-scanner.ts";
 import type { Scanner } from "./scanners/scanner.ts";
 import { ValidationScanner } from "./scanners/validation-scanner.ts";
+import { VirusTotalScanner } from "./scanners/virustotal-scanner.ts";
 import { YaraScanner } from "./scanners/yara-scanner.ts";
+import type { RedisConnection } from "./redis/redis-connection.ts";
+import { VirusTotalCache } from "./virustotal/virustotal-cache.ts";
+import { VirusTotalClient } from "./virustotal/virustotal-client.ts";
+import { VirusTotalQuota } from "./virustotal/virustotal-quota.ts";
 import { loadRuleBook, type YaraRuleBook } from "./yara/yara-rules.ts";
 
 export interface ScanEngine {
   readonly pipeline: ScanPipeline;
   readonly clamd: ClamdClient;
   readonly rules: YaraRuleBook;
+  readonly virustotal?: VirusTotalScanner;
+}
+
+/** Redis, for what engines share between workers (VirusTotal's quota and its answers). */
+export interface SharedState {
+  readonly redis: RedisConnection;
+  readonly prefix: string;
 }
 
 /**
@@ -21,13 +33,24 @@ export interface ScanEngine {
  * not compile refuses the start) and wires the engines in tier-table order. With
  * VIRUS_SCANNING_ENABLED=false ClamAV is left out, so no result can be clean.
  */
-export async function createScanEngine(config: Config): Promise<ScanEngine> {
+export async function createScanEngine(config: Config, shared?: SharedState): Promise<ScanEngine> {
   const rules = await loadRuleBook(config.yara.rulesDir, config.yara.customRulesDir);
   const clamd = new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
+  const vt = config.virustotal;
+  const virustotal =
+    vt && shared
+      ? new VirusTotalScanner(
+          new VirusTotalClient({ baseUrl: vt.baseUrl, apiKey: vt.apiKey, timeoutMs: vt.timeoutMs }),
+          new VirusTotalQuota(shared.redis, shared.prefix, { perMinute: vt.perMinute, perDay: vt.perDay }),
+          new VirusTotalCache(shared.redis, shared.prefix, vt.cacheTtlSeconds),
+          vt.thresholds,
+        )
+      : undefined;
   const scanners: Scanner[] = [
     new ValidationScanner(config.allowedFileTypes, config.limits),
     ...(config.clamav.enabled ? [new ClamavScanner(clamd)] : []),
     new YaraScanner(rules),
+    ...(virustotal ? [virustotal] : []),
     new AnalysisScanner(),
   ];
   const pipeline = new ScanPipeline({
@@ -38,16 +61,18 @@ export async function createScanEngine(config: Config): Promise<ScanEngine> {
       clamav: config.clamav.timeoutMs + 1000,
       yara: config.yara.timeoutMs,
       analysis: config.timeouts.analysisMs,
+      virustotal: (vt?.timeoutMs ?? 0) + 1000,
     },
     cache: new ResultCache(config.resultCache.maxEntries, config.resultCache.ttlMs),
     tmpDir: config.tmpDir,
     configHash: scanConfigHash(config),
   });
-  return { pipeline, clamd, rules };
+  return { pipeline, clamd, rules, virustotal };
 }
 
 /** Only what changes a verdict: secrets and service settings stay out of results. */
 function scanConfigHash(config: Config): string {
   const { clamav, yara, timeouts, allowedFileTypes, limits } = config;
-  return createHash("sha256").update(JSON.stringify({ clamav, yara, timeouts, allowedFileTypes, limits })).digest("hex").slice(0, 16);
+  const virustotal = config.virustotal?.thresholds ?? null;
+  return createHash("sha256").update(JSON.stringify({ clamav, yara, timeouts, allowedFileTypes, limits, virustotal })).digest("hex").slice(0, 16);
 }

@@ -146,25 +146,39 @@ export class Submissions {
     return this.enqueue(file, "rescan", actor, "rescan", tier);
   }
 
+  /** A scan of the same file `delayMs` from now, to ask VirusTotal again; none past `max`. */
+  async followUp(file: FileRecord, data: ScanJobData, delayMs: number, max: number): Promise<void> {
+    const followUps = (data.followUps ?? 0) + 1;
+    if (followUps > max || !["stored", "quarantined", "released"].includes(file.state)) return;
+    await this.enqueue(file, "followup", "system", "followup", data.tier, { followUps, delayMs });
+  }
+
   /** Queues a job again for a file whose last job went to the failed list. */
   redrive(file: FileRecord, scanType: ScanType, tier: Tier, actor: string): Promise<Submitted> {
     return this.enqueue(file, scanType, actor, "job_redrive", tier);
   }
 
-  private async enqueue(file: FileRecord, scanType: ScanType, actor: string, action: "rescan" | "job_redrive", tier: Tier = file.tier): Promise<Submitted> {
+  private async enqueue(
+    file: FileRecord,
+    scanType: ScanType,
+    actor: string,
+    action: "rescan" | "job_redrive" | "followup",
+    tier: Tier = file.tier,
+    later: { followUps: number; delayMs: number } = { followUps: 0, delayMs: 0 },
+  ): Promise<Submitted> {
     const jobId = randomUUID();
     const now = new Date().toISOString();
     await this.store.db.transaction(async (tx) => {
       await this.store.scans.enqueue(tx, jobId, file.id, scanType, tier, now);
       await this.store.audit.append(tx, { actor, action, fileId: file.id, sha256: file.sha256, detail: { jobId } }, now);
     });
-    await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier, userId: file.ownerId, scanType });
+    await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier, userId: file.ownerId, scanType, followUps: later.followUps }, later.delayMs);
     return { fileId: file.id, jobId };
   }
 
-  private async addToQueue(jobId: string, data: ScanJobData): Promise<void> {
+  private async addToQueue(jobId: string, data: ScanJobData, delayMs = 0): Promise<void> {
     try {
-      await this.queue.add(jobId, data);
+      await this.queue.add(jobId, data, delayMs);
     } catch (err) {
       // Recorded in SQLite already: the reconciler queues it once Redis answers again.
       this.log.warn({ err, jobId, fileId: data.fileId }, "queue add failed; left to the reconciler");

@@ -55,7 +55,7 @@ export const OPENAPI_DOCUMENT = {
       Scan: {
         type: "object",
         required: ["id", "status", "threat_level", "scan_engines", "created_at", "results"],
-        properties: { id: { type: "string" }, jobId: { type: "string" }, scan_type: { enum: ["upload", "rescan"] }, status: { type: "string" }, threat_level: { type: "string" }, scan_engines: { type: "array", items: { type: "string" } }, created_at: { type: "string" }, results: ref("Result") },
+        properties: { id: { type: "string" }, jobId: { type: "string" }, scan_type: { enum: ["upload", "rescan", "followup"] }, status: { type: "string" }, threat_level: { type: "string" }, scan_engines: { type: "array", items: { type: "string" } }, created_at: { type: "string" }, results: ref("Result") },
       },
       Queued: { type: "object", required: ["fileId", "jobId", "status", "estimatedTime"], properties: { fileId: { type: "string" }, jobId: { type: "string" }, status: { const: "queued" }, estimatedTime: { type: "integer", description: "seconds" } } },
       Scanned: { type: "object", required: ["fileId", "jobId", "result"], properties: { fileId: { type: "string" }, jobId: { type: "string" }, result: ref("Result") } },

@@ -14,7 +14,7 @@ export interface Check {
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "sqlite" | "disk" | "queue", Check>>;
+  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "sqlite" | "disk" | "queue", Check> & { virustotal?: Check }>;
 }
 
 export interface ReadinessProbes {
@@ -27,6 +27,8 @@ export interface ReadinessProbes {
   queueCounts(): Promise<QueueCounts>;
   readonly minFreeDiskBytes: number;
   readonly definitionsMaxAgeMs: number;
+  /** When VirusTotal is configured: what its last answer said about our access. */
+  readonly virustotalState?: string;
 }
 
 export interface ClamdStatus {
@@ -59,7 +61,9 @@ export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
   const yara: Check = p.rules
     ? { ok: true, state: "compiled", rulesHash: p.rules.builtIn.hash.slice(0, 16), tenants: p.rules.tenants.size }
     : { ok: false, state: "not-loaded" };
-  const checks = { redis, clamd, yara, sqlite, disk, queue };
+  // VirusTotal is advisory: only a key it refuses needs an operator; quota and outages pass.
+  const virustotal: Check | undefined = p.virustotalState ? { ok: p.virustotalState !== "wrong-credentials", state: p.virustotalState } : undefined;
+  const checks = { redis, clamd, yara, sqlite, disk, queue, ...(virustotal ? { virustotal } : {}) };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
 

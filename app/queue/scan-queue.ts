@@ -12,6 +12,8 @@ export interface ScanJobData {
   readonly tier: Tier;
   readonly userId: string;
   readonly scanType: ScanType;
+  /** How many follow-up scans for VirusTotal led to this one. */
+  readonly followUps?: number;
 }
 
 export type ScanJob = Bull.Job<ScanJobData>;
@@ -63,9 +65,10 @@ export class ScanQueue {
   }
 
   /** Adding a job id that exists already is a no-op in Bull, so a retried add cannot duplicate. */
-  async add(jobId: string, data: ScanJobData): Promise<void> {
+  async add(jobId: string, data: ScanJobData, delayMs = 0): Promise<void> {
     await this.bull.add(data, {
       jobId,
+      delay: delayMs,
       priority: TIER_POLICIES[data.tier].priority,
       attempts: this.settings.attempts,
       backoff: { type: "exponential", delay: this.settings.retryDelayMs },

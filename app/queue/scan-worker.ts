@@ -23,6 +23,8 @@ export interface ScanWorkerDeps {
   readonly tmpDir: string;
   /** Told of each verdict this worker recorded (metrics). */
   readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
+  /** Asks for a later scan when VirusTotal could not answer this one. */
+  readonly followUp?: (file: FileRecord, data: ScanJobData) => Promise<void>;
 }
 
 /**
@@ -99,6 +101,9 @@ export class ScanWorker {
       log.error({ err, jobId, fileId: file.id }, "quarantine move failed");
     }
     await this.announce(jobId, file, result);
+    if (result.engines.virustotal?.error?.retryable && this.deps.followUp) {
+      await this.deps.followUp(file, data).catch((err: unknown) => log.warn({ err, jobId }, "VirusTotal follow-up not queued"));
+    }
   }
 
   private async scan(job: ScanJob, file: FileRecord): Promise<ScanResult> {

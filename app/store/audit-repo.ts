@@ -13,6 +13,7 @@ export type AuditAction =
   | "quarantine_purge"
   | "file_expire"
   | "job_redrive"
+  | "followup"
   | "key_create"
   | "key_revoke"
   | "auth_failed";

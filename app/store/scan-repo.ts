@@ -2,7 +2,8 @@ import type { ScanResult } from "../pipeline.ts";
 import type { Tier } from "../tiers.ts";
 import type { SqlExecutor } from "./sqlite.ts";
 
-export type ScanType = "upload" | "rescan";
+/** followup: a scan again because VirusTotal could not answer the last one. */
+export type ScanType = "upload" | "rescan" | "followup";
 /** waiting/active/retrying are open; completed and failed carry a final result. */
 export type JobStatus = "waiting" | "active" | "retrying" | "completed" | "failed";
 export const OPEN_JOB_STATUSES: readonly JobStatus[] = ["waiting", "active", "retrying"];
