@@ -4,7 +4,7 @@ import type { Config } from "./config.ts";
 import { NotFoundError } from "./errors/not-found-error.ts";
 import { EventBus, type ScanEvent } from "./events/event-bus.ts";
 import { ApiKeys } from "./auth/api-keys.ts";
-import { ClamdClient } from "./clamd/clamd-client.ts";
+import type { ClamdClient } from "./clamd/clamd-client.ts";
 import { openDownload, type Download } from "./downloads.ts";
 import { checkReadiness, probeClamd, type ClamdStatus, type Readiness } from "./health/readiness.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -17,7 +17,7 @@ import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
 import { DailyCounter, type DailyUse } from "./redis/daily-counter.ts";
 import { LiveStats, type StatsSnapshot } from "./redis/live-stats.ts";
 import { connectRedis, type RedisConnection } from "./redis/redis-connection.ts";
-import { createScanEngine, type ScanEngine } from "./scan-engine.ts";
+import { clamdClientFor, createScanEngine, type ScanEngine } from "./scan-engine.ts";
 import { FileStorage, type StoredFile } from "./storage/file-storage.ts";
 import { applyRetention } from "./storage/retention.ts";
 import type { AuditEntry } from "./store/audit-repo.ts";
@@ -104,7 +104,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     this.closers.push(() => queue.close());
     const daily = new DailyCounter(redis, prefix);
     const submissions = new Submissions(store, storage, queue, daily, log);
-    const clamd = new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
+    const clamd = clamdClientFor(config);
     this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store), clamd };
     if (this.options.worker === false) return;
 

@@ -35,7 +35,7 @@ export interface SharedState {
  */
 export async function createScanEngine(config: Config, shared?: SharedState): Promise<ScanEngine> {
   const rules = await loadRuleBook(config.yara.rulesDir, config.yara.customRulesDir);
-  const clamd = new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
+  const clamd = clamdClientFor(config);
   const vt = config.virustotal;
   const virustotal =
     vt && shared
@@ -68,6 +68,10 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
     configHash: scanConfigHash(config),
   });
   return { pipeline, clamd, rules, virustotal };
+}
+
+export function clamdClientFor(config: Config): ClamdClient {
+  return new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
 }
 
 /** Only what changes a verdict: secrets and service settings stay out of results. */

@@ -92,7 +92,7 @@ export class Submissions {
 
   private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy): void {
     if (size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
-    if (size > policy.maxFileBytes) throw new SubmitRejectedError("FILE_TOO_LARGE", `the ${input.userTier} tier accepts files up to ${policy.maxFileBytes} bytes`);
+    if (size > policy.maxFileBytes) throw SubmitRejectedError.tooLarge(input.userTier);
     if (input.fileSize !== undefined && input.fileSize !== size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${size} bytes received`);
   }
 
@@ -103,7 +103,7 @@ export class Submissions {
   /** Counts the file against the daily limit, stores it, and queues its scan. */
   private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy, receive: () => Promise<StoredFile>): Promise<Submitted> {
     const use = await this.daily.consume(input.userId, policy.filesPerDay);
-    if (!use.allowed) throw new SubmitRejectedError("DAILY_LIMIT", `the ${input.userTier} tier allows ${policy.filesPerDay} files per UTC day`, use.retryAfterSeconds);
+    if (!use.allowed) throw SubmitRejectedError.dailyLimit(input.userTier, use.retryAfterSeconds);
     const received = await receive().catch(async (err: unknown) => {
       await this.daily.release(input.userId);
       throw err;

@@ -1,9 +1,7 @@
 import Router from "@koa/router";
 import type { Middleware } from "koa";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
-import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
 import type { ScanRecord } from "../store/scan-repo.ts";
-import { TIER_POLICIES } from "../tiers.ts";
 import type { ApiState } from "./api-state.ts";
 import { estimateSeconds } from "./estimate.ts";
 import { uploadRoute } from "./upload-route.ts";
@@ -58,11 +56,10 @@ export function fileRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiSt
 
   router.post("/:fileId/rescan", async (ctx) => {
     const { userId, tier } = ctx.state.principal;
-    const file = await daemon.getFile(ctx.params.fileId!, userId);
-    if (TIER_POLICIES[tier].priority > TIER_POLICIES.premium.priority) throw new SubmitRejectedError("RESCAN_NOT_ALLOWED", "rescans need the premium tier or above");
-    const { jobId } = await daemon.rescan(file.id, { userId, tier });
+    // Owner first (404), then the tier (403): another tenant's file is not even forbidden.
+    const { fileId, jobId } = await daemon.rescan(ctx.params.fileId!, { userId, tier });
     ctx.status = 202;
-    ctx.body = { message: "rescan queued", fileId: file.id, scanJobId: jobId, estimatedTime: await estimateSeconds(daemon) };
+    ctx.body = { message: "rescan queued", fileId, scanJobId: jobId, estimatedTime: await estimateSeconds(daemon) };
   });
 
   return router;

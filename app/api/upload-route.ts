@@ -5,7 +5,7 @@ import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
-import { TIER_POLICIES } from "../tiers.ts";
+import { TIER_POLICIES, type Tier } from "../tiers.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";
 import { estimateSeconds } from "./estimate.ts";
@@ -33,14 +33,12 @@ export function uploadRoute(daemon: MedicalFileScanDaemon): Middleware<ApiState>
     if (!ctx.is("multipart/form-data")) throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with the file in the field "file"');
     const limit = TIER_POLICIES[tier].maxFileBytes;
     const declared = Number(ctx.get("content-length") || 0);
-    if (declared > limit + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, new SubmitRejectedError("FILE_TOO_LARGE", `the ${tier} tier accepts files up to ${limit} bytes`));
+    if (declared > limit + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier));
     const today = await daemon.dailyUse(userId, tier);
-    if (!today.allowed) {
-      throw refuseUnread(ctx, new SubmitRejectedError("DAILY_LIMIT", `the ${tier} tier allows ${TIER_POLICIES[tier].filesPerDay} files per UTC day`, today.retryAfterSeconds));
-    }
+    if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, today.retryAfterSeconds));
     const dir = await mkdtemp(path.join(daemon.incomingDir, "upload-"));
     try {
-      const { fields, file } = await receive(ctx, dir, limit);
+      const { fields, file } = await receive(ctx, dir, tier);
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", userId, userTier: tier },
         { path: file.filepath, size: file.size, sha256: String(file.hash) },
@@ -66,7 +64,7 @@ function parseWait(raw: unknown): number {
   return n;
 }
 
-async function receive(ctx: Context, dir: string, limit: number): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+async function receive(ctx: Context, dir: string, tier: Tier): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
   try {
     await koaBody({
       multipart: true,
@@ -79,15 +77,15 @@ async function receive(ctx: Context, dir: string, limit: number): Promise<{ fiel
         maxFiles: 1,
         maxFields: 8,
         maxFieldsSize: 16 * 1024,
-        maxFileSize: limit,
-        maxTotalFileSize: limit,
+        maxFileSize: TIER_POLICIES[tier].maxFileBytes,
+        maxTotalFileSize: TIER_POLICIES[tier].maxFileBytes,
         allowEmptyFiles: true,
         minFileSize: 0,
         hashAlgorithm: "sha256",
       },
     })(ctx, async () => {});
   } catch (err) {
-    throw refuseUnread(ctx, fromFormidable(err));
+    throw refuseUnread(ctx, fromFormidable(err, tier));
   }
   const files = ctx.request.files ?? {};
   const file = files.file;
@@ -101,10 +99,10 @@ async function receive(ctx: Context, dir: string, limit: number): Promise<{ fiel
   return { fields: { fileId: field("fileId"), fileHash: field("fileHash") }, file };
 }
 
-function fromFormidable(err: unknown): Error {
+function fromFormidable(err: unknown, tier: Tier): Error {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== "number") return err as Error;
-  if (TOO_LARGE.has(code)) return new SubmitRejectedError("FILE_TOO_LARGE", "the file is larger than this tier accepts");
+  if (TOO_LARGE.has(code)) return SubmitRejectedError.tooLarge(tier);
   if (TOO_MANY_PARTS.has(code)) return new ApiError(400, "TOO_MANY_PARTS", 'send one file in the field "file" and at most the fields fileId and fileHash');
   if (code === errors.aborted) return new ApiError(400, "REQUEST_ABORTED", "the client closed the request before the body was complete");
   return new ApiError(400, "INVALID_REQUEST", `the multipart body could not be read: ${(err as Error).message}`);

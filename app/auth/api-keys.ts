@@ -56,9 +56,8 @@ export class ApiKeys {
   /** The principal of a presented key; an AuthError, audited, for a missing, unknown or revoked one. */
   async authenticate(presented: string | undefined, origin: { readonly ip: string; readonly route: string }): Promise<Principal> {
     const record = presented && KEY.test(presented) ? await this.store.apiKeys.byHash(hashKey(presented)) : undefined;
-    const failure = !presented ? "MISSING_API_KEY" : !record ? "INVALID_API_KEY" : record.revokedAt ? "REVOKED_API_KEY" : null;
-    if (failure || !record) {
-      const code = failure ?? "INVALID_API_KEY";
+    if (!record || record.revokedAt) {
+      const code = !presented ? "MISSING_API_KEY" : record ? "REVOKED_API_KEY" : "INVALID_API_KEY";
       await this.store.audit.record({ actor: "anonymous", action: "auth_failed", detail: { reason: code, keyId: record?.id ?? null, ip: origin.ip, route: origin.route } });
       throw new AuthError(code);
     }

@@ -1,3 +1,5 @@
+import { TIER_POLICIES, type Tier } from "../tiers.ts";
+
 export type SubmitRejectedCode = "INVALID_REQUEST" | "FILE_TOO_LARGE" | "EMPTY_FILE" | "DAILY_LIMIT" | "INTEGRITY_MISMATCH" | "DUPLICATE_FILE" | "RESCAN_NOT_ALLOWED";
 
 /** A submission refused before anything was stored or queued. */
@@ -10,5 +12,13 @@ export class SubmitRejectedError extends Error {
     readonly retryAfterSeconds?: number,
   ) {
     super(message);
+  }
+
+  static tooLarge(tier: Tier): SubmitRejectedError {
+    return new SubmitRejectedError("FILE_TOO_LARGE", `the ${tier} tier accepts files up to ${TIER_POLICIES[tier].maxFileBytes} bytes`);
+  }
+
+  static dailyLimit(tier: Tier, retryAfterSeconds: number): SubmitRejectedError {
+    return new SubmitRejectedError("DAILY_LIMIT", `the ${tier} tier allows ${TIER_POLICIES[tier].filesPerDay} files per UTC day`, retryAfterSeconds);
   }
 }

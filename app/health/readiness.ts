@@ -1,6 +1,7 @@
 import { statfs } from "node:fs/promises";
 import type { ClamdClient } from "../clamd/clamd-client.ts";
 import { parseVersionReply } from "../clamd/clamd-reply.ts";
+import { withDeadline } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { SqliteDatabase } from "../store/sqlite.ts";
 import type { YaraRuleBook } from "../yara/yara-rules.ts";
@@ -70,17 +71,11 @@ export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
 /** Runs a probe with a deadline: a dependency that does not answer is down, not waited for. */
 async function timed(work: () => Promise<Check>, down: string): Promise<Check> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_MS} ms`)), PROBE_MS);
-  });
   try {
-    const check = await Promise.race([work(), deadline]);
+    const check = await withDeadline(work(), PROBE_MS, "the probe");
     return { ...check, ms: Math.round(performance.now() - started) };
   } catch (err) {
     return { ok: false, state: down, error: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -47,9 +47,10 @@ export class ScanMetrics {
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     });
-    let clamd: Promise<{ up: boolean; definitionsAgeSeconds: number | null }> | null = null;
-    // Both clamd gauges come from one probe per scrape.
-    const probeClamd = () => (clamd ??= probes.clamd().finally(() => setTimeout(() => (clamd = null), 1000).unref()));
+    // Both clamd gauges come from one probe per scrape: a registry collects all metrics at once,
+    // so the second gauge joins the probe the first one started.
+    let clamd: ReturnType<MetricsProbes["clamd"]> | null = null;
+    const probeClamd = () => (clamd ??= probes.clamd().finally(() => (clamd = null)));
     new Gauge({
       name: "medical_clamd_up",
       help: "1 when clamd answers PING",

@@ -1,5 +1,6 @@
 import Bull from "bull";
 import type { QueueSettings } from "../config.ts";
+import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { ScanType } from "../store/scan-repo.ts";
 import { TIER_POLICIES, type Tier } from "../tiers.ts";
@@ -84,13 +85,7 @@ export class ScanQueue {
 
   /** Rejects after `timeoutMs`: while Redis is away Bull queues the command instead of failing. */
   async counts(timeoutMs = 5000): Promise<QueueCounts> {
-    let timer: NodeJS.Timeout | undefined;
-    const c = await Promise.race([
-      this.bull.getJobCounts(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the queue did not answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const c = await withDeadline(this.bull.getJobCounts(), timeoutMs, "the queue");
     return { waiting: c.waiting, active: c.active, completed: c.completed, failed: c.failed, delayed: c.delayed };
   }
 
