@@ -81,6 +81,8 @@ const envSchema = z.object({
   VIRUSTOTAL_SUSPICIOUS_THRESHOLD: int(1, 1),
   VIRUSTOTAL_FOLLOWUP_DELAY_MS: int(100, 15 * 60_000),
   VIRUSTOTAL_MAX_FOLLOWUPS: int(0, 3),
+  VIRUSTOTAL_UPLOAD_ENABLED: bool(false),
+  VIRUSTOTAL_UPLOAD_TIMEOUT_MS: int(1000, 120_000),
 });
 
 export interface ScanLimits {
@@ -127,9 +129,15 @@ export interface VirusTotalConfig {
   readonly perDay: number;
   readonly cacheTtlSeconds: number;
   readonly thresholds: { readonly infected: number; readonly suspicious: number };
-  /** A lookup VirusTotal could not answer is tried again in a follow-up scan this much later, at most `maxFollowUps` times. */
+  /**
+   * A lookup VirusTotal could not answer is tried again in a follow-up scan, at most
+   * `maxFollowUps` times: `followUpDelayMs` later, then twice that, and so on.
+   */
   readonly followUpDelayMs: number;
   readonly maxFollowUps: number;
+  /** Programs unknown by hash are uploaded (never anything that may hold patient data). Off by default. */
+  readonly uploadEnabled: boolean;
+  readonly uploadTimeoutMs: number;
 }
 
 export interface ApiSettings {
@@ -231,6 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           thresholds: { infected: e.VIRUSTOTAL_INFECTED_THRESHOLD, suspicious: e.VIRUSTOTAL_SUSPICIOUS_THRESHOLD },
           followUpDelayMs: e.VIRUSTOTAL_FOLLOWUP_DELAY_MS,
           maxFollowUps: e.VIRUSTOTAL_MAX_FOLLOWUPS,
+          uploadEnabled: e.VIRUSTOTAL_UPLOAD_ENABLED,
+          uploadTimeoutMs: e.VIRUSTOTAL_UPLOAD_TIMEOUT_MS,
         }
       : undefined,
   };

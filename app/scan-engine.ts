@@ -40,10 +40,11 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
   const virustotal =
     vt && shared
       ? new VirusTotalScanner(
-          new VirusTotalClient({ baseUrl: vt.baseUrl, apiKey: vt.apiKey, timeoutMs: vt.timeoutMs }),
+          new VirusTotalClient({ baseUrl: vt.baseUrl, apiKey: vt.apiKey, timeoutMs: vt.timeoutMs, uploadTimeoutMs: vt.uploadTimeoutMs }),
           new VirusTotalQuota(shared.redis, shared.prefix, { perMinute: vt.perMinute, perDay: vt.perDay }),
           new VirusTotalCache(shared.redis, shared.prefix, vt.cacheTtlSeconds),
           vt.thresholds,
+          vt.uploadEnabled,
         )
       : undefined;
   const scanners: Scanner[] = [
@@ -61,7 +62,8 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
       clamav: config.clamav.timeoutMs + 1000,
       yara: config.yara.timeoutMs,
       analysis: config.timeouts.analysisMs,
-      virustotal: (vt?.timeoutMs ?? 0) + 1000,
+      // A lookup, and with uploads an upload URL and the upload itself.
+      virustotal: vt ? (vt.uploadEnabled ? 2 * vt.timeoutMs + vt.uploadTimeoutMs : vt.timeoutMs) + 1000 : 0,
     },
     cache: new ResultCache(config.resultCache.maxEntries, config.resultCache.ttlMs),
     tmpDir: config.tmpDir,

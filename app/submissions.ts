@@ -146,11 +146,12 @@ export class Submissions {
     return this.enqueue(file, "rescan", actor, "rescan", tier);
   }
 
-  /** A scan of the same file `delayMs` from now, to ask VirusTotal again; none past `max`. */
+  /** A scan of the same file later, to ask VirusTotal again: `delayMs`, then twice as long each time; none past `max`. */
   async followUp(file: FileRecord, data: ScanJobData, delayMs: number, max: number): Promise<void> {
     const followUps = (data.followUps ?? 0) + 1;
-    if (followUps > max || !["stored", "quarantined", "released"].includes(file.state)) return;
-    await this.enqueue(file, "followup", "system", "followup", data.tier, { followUps, delayMs });
+    // "quarantining": the verdict that asks for the follow-up has just started the move.
+    if (followUps > max || !["stored", "quarantining", "quarantined", "released"].includes(file.state)) return;
+    await this.enqueue(file, "followup", "system", "followup", data.tier, { followUps, delayMs: delayMs * 2 ** (followUps - 1) });
   }
 
   /** Queues a job again for a file whose last job went to the failed list. */
