@@ -7,7 +7,7 @@ import { ApiKeys } from "./auth/api-keys.ts";
 import type { ClamdClient } from "./clamd/clamd-client.ts";
 import { openDownload, type Download } from "./downloads.ts";
 import { checkReadiness, probeClamd, type ClamdStatus, type Readiness } from "./health/readiness.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, QUEUE_COMPONENT, type Logger } from "./log.ts";
 import type { ScanResult } from "./pipeline.ts";
 import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
 import { ScanQueue, type FailedJob, type QueueCounts, type ScanJobData } from "./queue/scan-queue.ts";
@@ -111,14 +111,16 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const engine = await createScanEngine(config, { redis, prefix });
     const vt = config.virustotal;
     const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
-    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log, tmpDir: path.join(config.tmpDir, "rescans"), onVerdict: this.options.onVerdict, followUp });
+    const queueLog = log.child(QUEUE_COMPONENT);
+    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log: queueLog, tmpDir: path.join(config.tmpDir, "rescans"), onVerdict: this.options.onVerdict, followUp });
     const reconciler = new Reconciler(store, queue, worker, quarantine, log);
     Object.assign(this.parts, { engine, worker, reconciler });
     queue.bull.on("failed", (job, err) => {
       void (async () => {
         if ((await job.getState()) !== "failed") return;
         await worker.recordFailure(String(job.id), job.data, err.message);
-      })().catch((e: unknown) => log.error({ err: e, jobId: job.id }, "could not record a failed job; the reconciler will"));
+        queueLog.error({ jobId: job.id, fileId: job.data.fileId, attempts: job.attemptsMade, error: err.message }, "job failed");
+      })().catch((e: unknown) => queueLog.error({ err: e, jobId: job.id }, "could not record a failed job; the reconciler will"));
     });
     await reconciler.run();
     queue.bull.process(config.queue.concurrency, (job) => worker.process(job)).catch((err: unknown) => log.error({ err }, "queue processing stopped"));
@@ -245,7 +247,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   readiness(): Promise<Readiness> {
     const { redis, clamd, engine, store, queue } = this.use();
     const { dataDir, health } = this.config;
-    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), virustotalState: engine?.virustotal?.state, ...health });
+    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), virustotalState: engine?.virustotal?.state, definitionsDir: this.config.clamav.dbDir, ...health });
   }
 
   clamdStatus(): Promise<ClamdStatus> {

@@ -49,7 +49,7 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
       : undefined;
   const scanners: Scanner[] = [
     new ValidationScanner(config.allowedFileTypes, config.limits),
-    ...(config.clamav.enabled ? [new ClamavScanner(clamd)] : []),
+    ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),
     new YaraScanner(rules),
     ...(virustotal ? [virustotal] : []),
     new AnalysisScanner(),

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { MedicalFileScanDaemon } from "../daemon.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, logLevelFrom } from "../log.ts";
 import { startScanService } from "../scan-service.ts";
 
 type Out = (line: string) => void;
@@ -9,7 +9,7 @@ type Out = (line: string) => void;
 /** `scan-daemon start`: the API, worker, reconciler and housekeeping in the foreground until SIGTERM/SIGINT. */
 export async function startCommand(out: Out): Promise<number> {
   const config = loadConfig();
-  const log = createLogger(process.env.VERBOSE === "true" ? "debug" : "info", config.logDir);
+  const log = createLogger(logLevelFrom(process.env), config.logDir);
   const service = await startScanService(config, log);
   log.info({ pid: process.pid, queue: config.queue.name, concurrency: config.queue.concurrency, port: service.api.port, wsPort: service.api.wsPort }, "daemon started");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

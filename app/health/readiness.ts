@@ -1,6 +1,7 @@
 import { statfs } from "node:fs/promises";
 import type { ClamdClient } from "../clamd/clamd-client.ts";
 import { parseVersionReply } from "../clamd/clamd-reply.ts";
+import { readDefinitions } from "../clamd/definitions.ts";
 import { withDeadline } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { SqliteDatabase } from "../store/sqlite.ts";
@@ -15,7 +16,7 @@ export interface Check {
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "sqlite" | "disk" | "queue", Check> & { virustotal?: Check }>;
+  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "sqlite" | "disk" | "queue", Check> & { virustotal?: Check; definitions?: Check }>;
 }
 
 export interface ReadinessProbes {
@@ -28,6 +29,8 @@ export interface ReadinessProbes {
   queueCounts(): Promise<QueueCounts>;
   readonly minFreeDiskBytes: number;
   readonly definitionsMaxAgeMs: number;
+  /** clamd's database folder, when this process can read it. */
+  readonly definitionsDir?: string;
   /** When VirusTotal is configured: what its last answer said about our access. */
   readonly virustotalState?: string;
 }
@@ -64,7 +67,8 @@ export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
     : { ok: false, state: "not-loaded" };
   // VirusTotal is advisory: only a key it refuses needs an operator; quota and outages pass.
   const virustotal: Check | undefined = p.virustotalState ? { ok: p.virustotalState !== "wrong-credentials", state: p.virustotalState } : undefined;
-  const checks = { redis, clamd, yara, sqlite, disk, queue, ...(virustotal ? { virustotal } : {}) };
+  const definitions = p.definitionsDir ? await checkDefinitions(p.definitionsDir) : undefined;
+  const checks = { redis, clamd, yara, sqlite, disk, queue, ...(definitions ? { definitions } : {}), ...(virustotal ? { virustotal } : {}) };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
 
@@ -92,6 +96,16 @@ async function checkClamd(p: ReadinessProbes): Promise<Check> {
   if (s.definitionsAgeSeconds === null) return { ok: false, state: "no-definitions-version", version: s.version };
   const stale = s.definitionsAgeSeconds * 1000 > p.definitionsMaxAgeMs;
   return { ok: !stale, state: stale ? "stale" : "up", version: s.version, definitionsAgeHours: Math.round(s.definitionsAgeSeconds / 360) / 10 };
+}
+
+/** The database files themselves: none is not ready; the development set alone is ready, and says so loudly. */
+function checkDefinitions(dir: string): Promise<Check> {
+  return timed(async () => {
+    const d = await readDefinitions(dir);
+    if (d.files === 0) return { ok: false, state: "missing", dir };
+    if (d.testOnly) return { ok: true, state: "test-definitions-only", files: d.files, warning: "test definitions only: they detect test files, not malware; production needs freshclam's official databases" };
+    return { ok: true, state: "official", files: d.files };
+  }, "unreadable");
 }
 
 function checkSqlite(p: ReadinessProbes): Promise<Check> {

@@ -1,9 +1,13 @@
 import { createReadStream } from "node:fs";
 import type { ClamdClient } from "../clamd/clamd-client.ts";
 import { parseInstreamReply, parseVersionReply } from "../clamd/clamd-reply.ts";
+import { readDefinitions } from "../clamd/definitions.ts";
 import { EngineError } from "../errors/engine-error.ts";
 import type { Finding } from "../findings.ts";
 import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
+
+/** How long clamd may take to reload after its database files change (NotifyClamd, ConcurrentDatabaseReload). */
+const RELOAD_GRACE_MS = 120_000;
 
 /**
  * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
@@ -14,19 +18,29 @@ import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "./scanner
 export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
 
-  constructor(private readonly clamd: ClamdClient) {}
+  constructor(
+    private readonly clamd: ClamdClient,
+    /** clamd's DatabaseDirectory when this process can read it (CLAMAV_DB_DIR). */
+    private readonly dbDir?: string,
+  ) {}
 
   /**
    * Asked anew for every scan (one loopback round trip): the answer is also the proof that
    * clamd is up, and names the database version clamd has loaded. Without official or
    * versioned databases clamd names none; then which signatures ran cannot be told and the
    * result is not cached (the files on disk may be newer than what clamd has loaded).
+   * With the database folder in reach, its fingerprint joins the label: a DatabaseCustomURL
+   * update changes no version clamd reports, and must still end every cached verdict. Until
+   * clamd has had time to reload an update, nothing is cached.
    */
   async version(): Promise<EngineVersion> {
     const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
     const parsed = parseVersionReply(raw);
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
-    return parsed.database ? { label: `${parsed.engine}/${parsed.database}`, cacheable: true } : { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
+    if (!parsed.database) return { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
+    if (!this.dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
+    const defs = await readDefinitions(this.dbDir);
+    return { label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`, cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS };
   }
 
   async scan(ctx: ScanContext): Promise<ScanOutcome> {

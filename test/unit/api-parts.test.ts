@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -7,7 +7,7 @@ import { bearerToken } from "../../app/api/authenticate.ts";
 import { toApiError } from "../../app/api/error-middleware.ts";
 import { AuthError } from "../../app/errors/auth-error.ts";
 import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";
-import { createLogger, ERROR_LOG_FILE, LOG_FILE } from "../../app/log.ts";
+import { createLogger, ERROR_LOG_FILE, LOG_FILE, logLevelFrom, QUEUE_COMPONENT, QUEUE_ERROR_LOG_FILE, QUEUE_LOG_FILE } from "../../app/log.ts";
 
 describe("API parts", () => {
   it("reads only a well-formed Bearer header", () => {
@@ -35,6 +35,29 @@ describe("API parts", () => {
       const errors = (await readFile(path.join(dir, ERROR_LOG_FILE), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { msg: string });
       assert.deepEqual(all.map((l) => l.msg), ["verdict", "quarantine move failed"]);
       assert.deepEqual(errors.map((l) => l.msg), ["quarantine move failed"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("queue lines also go to queue.log, failed jobs to queue-errors.log; files rotate by size; DEBUG and VERBOSE raise the level", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-logs-"));
+    try {
+      const log = createLogger("info", dir, { maxBytes: 2000, keep: 2 });
+      const queue = log.child(QUEUE_COMPONENT);
+      log.info("api started");
+      queue.info({ jobId: "j1" }, "verdict");
+      queue.error({ jobId: "j2" }, "job failed");
+      const lines = async (name: string) => (await readFile(path.join(dir, name), "utf8")).trim().split("\n").map((l) => (JSON.parse(l) as { msg: string }).msg);
+      assert.deepEqual(await lines(QUEUE_LOG_FILE), ["verdict", "job failed"]);
+      assert.deepEqual(await lines(QUEUE_ERROR_LOG_FILE), ["job failed"]);
+      for (let i = 0; i < 100; i++) log.info({ i }, "filler line to make the file rotate");
+      const files = (await readdir(dir)).filter((f) => f.startsWith(LOG_FILE)).sort();
+      assert.deepEqual(files, [LOG_FILE, `${LOG_FILE}.1`, `${LOG_FILE}.2`], "two rotated generations kept");
+      for (const f of files) assert.ok((await stat(path.join(dir, f))).size <= 2000);
+      assert.equal(logLevelFrom({ DEBUG: "scan-daemon:*" }), "debug");
+      assert.equal(logLevelFrom({ VERBOSE: "true" }), "debug");
+      assert.equal(logLevelFrom({ DEBUG: "express:*" }), "info");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
