@@ -6,8 +6,8 @@ import { ConfigError } from "./errors/config-error.ts";
 import { FILE_KINDS, type FileKind } from "./validation/file-kinds.ts";
 
 const moduleDir = path.dirname(fileURLToPath(import.meta.url));
-// Source runs from app/, the build from dist/app/: the rules live beside either at the package root.
-const packageRoot = path.resolve(moduleDir, path.basename(path.dirname(moduleDir)) === "dist" ? "../.." : "..");
+/** The package root (rules, scripts, docker/): source runs from app/, the build from dist/app/. */
+export const packageRoot = path.resolve(moduleDir, path.basename(path.dirname(moduleDir)) === "dist" ? "../.." : "..");
 const MiB = 1024 * 1024;
 
 const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);

@@ -1,52 +1,25 @@
 #!/usr/bin/env bash
-# The native appliance, interim stage until supervisord (issue 6): installs what is missing,
-# builds, and runs clamd (docker/clamav/clamd.conf), a local redis-server when no Redis is
-# configured, and `scan-daemon start`, all under APPLIANCE_HOME (default ./var). Without
-# definitions in CLAMAV_DB_DIR it loads the documented test signature set and says so.
-# Ctrl-C or SIGTERM stops every part.
+# The native appliance (the README's first command, `npm run appliance`): installs the image's
+# Debian packages if missing, builds, and runs supervisord in the foreground with the image's
+# own docker/supervisor/supervisord.conf: init-clamav, clamd, freshclam and the app, plus a
+# local redis-server when no Redis is configured. Everything lives under APPLIANCE_HOME
+# (default ./var); ports and paths follow ARCHITECTURE section 7's names, so two appliances
+# can run side by side. Ctrl-C or SIGTERM stops every program cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-home=${APPLIANCE_HOME:-$PWD/var}
-clamd_port=${CLAMAV_PORT:-3310}
-db_dir=${CLAMAV_DB_DIR:-$home/clamav-db}
-
-bash scripts/install-packages.sh docker/packages.txt docker/packages-test.txt
+bash scripts/install-packages.sh docker/packages.txt
 [[ -d node_modules ]] || npm install --no-audit --no-fund
-npm run build
+[[ ${APPLIANCE_SKIP_BUILD:-false} == true ]] || npm run build
 
-mkdir -p "$home/clamd" "$home/redis" "$db_dir"
-if ! compgen -G "$db_dir/*.c[lvu]d" >/dev/null && ! compgen -G "$db_dir/*.[hn]db" >/dev/null; then
-  echo "no ClamAV definitions in $db_dir: loading the TEST definitions only (not for production)"
-  bash scripts/make-test-definitions.sh "$db_dir"
+# shellcheck source=scripts/appliance-env.sh
+source scripts/appliance-env.sh
+rm -f "$RUN_DIR/clamav/init.done"
+mkdir -p "$RUN_DIR/supervisor.d" "$SUPERVISOR_LOG_DIR" "$LOG_DIR" "$APPLIANCE_HOME/redis"
+if [[ $LOCAL_REDIS == true ]]; then
+  cp docker/supervisor/local-redis.conf "$RUN_DIR/supervisor.d/local-redis.conf"
+else
+  rm -f "$RUN_DIR/supervisor.d/local-redis.conf"
 fi
-bash scripts/render-clamd-conf.sh "$clamd_port" "$db_dir" "$home/clamd" > "$home/clamd/clamd.conf"
-
-pids=()
-# In reverse: the daemon finishes its running scans while Redis and clamd are still up.
-stop_all() {
-  trap - INT TERM EXIT
-  local i
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-    wait "${pids[i]}" 2>/dev/null || true
-  done
-}
-trap stop_all INT TERM EXIT
-
-clamd -c "$home/clamd/clamd.conf" &
-pids+=($!)
-echo "clamd on 127.0.0.1:$clamd_port, definitions in $db_dir"
-
-if [[ -z ${REDIS_URL:-} && -z ${REDIS_HOST:-} ]]; then
-  redis_port=${REDIS_PORT:-6379}
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$home/redis" --appendonly yes \
-    --maxmemory-policy noeviction --save "" --daemonize no --logfile "$home/redis/redis.log" &
-  pids+=($!)
-  until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.2; done
-  echo "redis on 127.0.0.1:$redis_port (AOF on), data in $home/redis"
-fi
-
-DATA_DIR=${DATA_DIR:-$home/data} QUARANTINE_DIR=${QUARANTINE_DIR:-$home/quarantine} \
-  SCAN_TMP_DIR=${SCAN_TMP_DIR:-$home/tmp} node dist/app/scan-daemon.js start &
-pids+=($!)
-wait -n
+echo "appliance: home $APPLIANCE_HOME, API on :$PORT, WebSockets on :$SCAN_DAEMON_WS_PORT, clamd on :$CLAMAV_PORT, redis $REDIS_HOST:$REDIS_PORT"
+echo "appliance: status with 'npx scan-daemon status' or 'supervisorctl -c $SUPERVISOR_CONF status' (same environment)"
+exec supervisord --nodaemon --configuration "$SUPERVISOR_CONF"

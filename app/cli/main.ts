@@ -8,6 +8,7 @@ import type { ScanResult } from "../pipeline.ts";
 import { createScanEngine } from "../scan-engine.ts";
 import { isTier, TIERS } from "../tiers.ts";
 import { compileDir } from "../yara/yara-rules.ts";
+import { restartCommand, statusCommand, stopCommand } from "./appliance-commands.ts";
 import { quarantineCommand, queueCommand, startCommand } from "./service-commands.ts";
 import { auditCommand, keysCommand } from "./store-commands.ts";
 
@@ -15,6 +16,9 @@ const HELP = `scan-daemon — security gate for medical files
 
 Usage:
   scan-daemon start                               run the HTTP/WebSocket API, scan worker, reconciler and housekeeping in the foreground
+  scan-daemon status                              the appliance's programs (supervisord) and its health check; exit 0 when healthy
+  scan-daemon stop                                stop the appliance (every program, then supervisord)
+  scan-daemon restart [PROGRAM...]                restart the app (default) or the named programs (clamd, freshclam, all)
   scan-daemon keys create --user ID --tier T [--admin]   a new API key (printed once, as the last line)
   scan-daemon keys list | revoke KEY_ID
   scan-daemon audit verify                        check the audit table and logs/scan-audit.log, line by line
@@ -34,6 +38,12 @@ export async function main(argv: string[], out: (line: string) => void = console
     switch (command) {
       case "start":
         return await startCommand(out);
+      case "status":
+        return statusCommand(out, err);
+      case "stop":
+        return stopCommand(out, err);
+      case "restart":
+        return restartCommand(rest, out, err);
       case "keys":
         return await keysCommand(rest, out, err);
       case "audit":

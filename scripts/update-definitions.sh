@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# A definitions update now, by hand: freshclam once with the appliance's own configuration,
+# then clamd reloads (NotifyClamd). No restart. In the image:
+#   docker exec medical-scan-daemon /app/scripts/update-definitions.sh
+set -euo pipefail
+# shellcheck source=scripts/appliance-env.sh
+source "$(dirname "$0")/appliance-env.sh"
+args=(--foreground --config-file="$RUN_DIR/clamav/freshclam.conf")
+if [[ $CLAMAV_OFFICIAL_DATABASES != true ]]; then args+=(--update-db=custom); fi
+if [[ $(id -u) -eq 0 && $CLAMAV_USER != root ]]; then
+  exec runuser -u "$CLAMAV_USER" -- freshclam "${args[@]}"
+fi
+exec freshclam "${args[@]}"
