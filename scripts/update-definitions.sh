@@ -5,7 +5,8 @@
 set -euo pipefail
 # shellcheck source=scripts/appliance-env.sh
 source "$(dirname "$0")/appliance-env.sh"
-args=(--foreground --config-file="$RUN_DIR/clamav/freshclam.conf")
+# Its own log file: the freshclam daemon holds a lock on freshclam.log.
+args=(--foreground --config-file="$RUN_DIR/clamav/freshclam.conf" --log="$CLAMAV_LOG_DIR/freshclam-manual.log")
 if [[ $CLAMAV_OFFICIAL_DATABASES != true ]]; then args+=(--update-db=custom); fi
 if [[ $(id -u) -eq 0 && $CLAMAV_USER != root ]]; then
   exec runuser -u "$CLAMAV_USER" -- freshclam "${args[@]}"

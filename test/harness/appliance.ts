@@ -1,0 +1,107 @@
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { ROOT } from "./clamd.ts";
+import { freePort } from "./ports.ts";
+import { terminate } from "./processes.ts";
+import { eventually } from "./service-stack.ts";
+
+export interface CommandResult {
+  readonly status: number;
+  readonly output: string;
+}
+
+/**
+ * The native appliance for real: `npm run appliance`'s script (scripts/appliance.sh) with its
+ * supervisord, on free ports under a private APPLIANCE_HOME, with its own local Redis.
+ */
+export class Appliance {
+  private constructor(
+    readonly home: string,
+    readonly env: Record<string, string>,
+    private child: ChildProcess | null,
+    private output: string[],
+  ) {}
+
+  static async start(extraEnv: Record<string, string> = {}): Promise<Appliance> {
+    // The appliance runs the build, as the image does; this run's sources, not a stale dist/.
+    const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stdout}${build.stderr}`);
+    const home = await mkdtemp(path.join(os.tmpdir(), "msd-appliance-"));
+    const [port, wsPort, clamdPort, redisPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? home,
+      APPLIANCE_HOME: home,
+      APPLIANCE_SKIP_BUILD: "true",
+      PORT: String(port),
+      SCAN_DAEMON_WS_PORT: String(wsPort),
+      CLAMAV_PORT: String(clamdPort),
+      REDIS_PORT: String(redisPort),
+      FRESHCLAM_INIT_TIMEOUT: "20",
+      ...extraEnv,
+    };
+    const output: string[] = [];
+    const child = spawn("bash", [path.join(ROOT, "scripts/appliance.sh")], { env, stdio: ["ignore", "pipe", "pipe"], detached: false });
+    child.stdout!.on("data", (d: Buffer) => output.push(d.toString()));
+    child.stderr!.on("data", (d: Buffer) => output.push(d.toString()));
+    const appliance = new Appliance(home, env, child, output);
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`the appliance exited with ${child.exitCode}: ${output.join("")}`);
+      return (await appliance.run("healthcheck/health-check.sh")).status === 0;
+    }, 120_000, "the appliance's health check to pass").catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${(await appliance.run("healthcheck/health-check.sh")).output}\n${output.join("").slice(-3000)}`);
+    });
+    return appliance;
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.env.PORT}`;
+  }
+
+  /**
+   * A script of the package with this appliance's environment. Asynchronous, so that servers
+   * in the test process (a signature server for freshclam) can answer meanwhile.
+   */
+  run(script: string, args: readonly string[] = []): Promise<CommandResult> {
+    return this.bash([path.join(ROOT, script), ...args]);
+  }
+
+  /** `scan-daemon ARGS` as an operator runs it beside the appliance (the built bin, same environment). */
+  cli(args: readonly string[]): Promise<CommandResult> {
+    return this.bash(["-c", `source "${ROOT}/scripts/appliance-env.sh" && exec node "${ROOT}/dist/app/scan-daemon.js" "$@"`, "_", ...args]);
+  }
+
+  /** supervisord's view: program name → state. */
+  async programs(): Promise<Record<string, string>> {
+    const lines = (await this.run("scripts/appliance-ctl.sh", ["status"])).output.trim().split("\n");
+    return Object.fromEntries(lines.map((l) => l.trim().split(/\s+/)).map(([name, state]) => [name!, state!]));
+  }
+
+  async pid(program: string): Promise<number> {
+    return Number((await this.run("scripts/appliance-ctl.sh", ["pid", program])).output.trim());
+  }
+
+  private bash(args: readonly string[]): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      execFile("bash", args, { env: this.env, encoding: "utf8", timeout: 90_000 }, (err, stdout, stderr) => {
+        const status = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+        resolve({ status, output: `${stdout}${stderr}` });
+      });
+    });
+  }
+
+  /** SIGTERM to the appliance, as Ctrl-C or `docker stop` would: every program stops. */
+  async stop(): Promise<string> {
+    const child = this.child;
+    this.child = null;
+    await terminate(child, "SIGTERM", 90_000);
+    return this.output.join("");
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.home, { recursive: true, force: true });
+  }
+}
