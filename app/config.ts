@@ -168,9 +168,12 @@ export interface QueueSettings {
   readonly reconcileIntervalMs: number;
 }
 
-/** Reads the environment once; every invalid variable is named in one ConfigError. */
+/**
+ * Reads the environment once; every invalid variable is named in one ConfigError. An empty
+ * variable counts as unset, as docker-compose's `${NAME:-}` passes one.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => `${issue.path.join(".")}=${JSON.stringify(env[String(issue.path[0])] ?? "")}: ${issue.message}`),

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "../harness/clamd.ts";
+
+const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
+const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+/** Dockerfile instructions with their continuation lines joined. */
+const dockerfile = read("Dockerfile").replace(/\\\n/g, " ").split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+
+describe("the image's files, checked without a Docker engine", () => {
+  it("docker-compose config -q passes", () => {
+    run("docker-compose", ["-f", "docker-compose.yml", "config", "-q"]);
+  });
+
+  it("shellcheck passes on every script", () => {
+    const scripts = [...readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".sh")).map((f) => `scripts/${f}`), "healthcheck/health-check.sh", ".ci/run"];
+    run("shellcheck", ["-x", ...scripts]);
+  });
+
+  it("promtool accepts the alert rules, and they cover the seed's conditions", () => {
+    assert.match(run("promtool", ["check", "rules", "docker/prometheus/alerts.yml"]), /SUCCESS: 6 rules found/);
+    const rules = read("docker/prometheus/alerts.yml");
+    for (const expr of [/queue_depth\{state="waiting"\}\) > 100/, /> 0\.05/, /medical_clamd_up == 0/, /> 300/, /status="infected"/]) assert.match(rules, expr);
+  });
+
+  it("every path the Dockerfile copies from the build context exists", () => {
+    const copies = dockerfile.filter((l) => /^COPY\s/.test(l) && !l.includes("--from="));
+    assert.ok(copies.length >= 8);
+    for (const line of copies) {
+      const sources = line.trim().split(/\s+/).slice(1, -1);
+      for (const src of sources) assert.ok(existsSync(path.join(ROOT, src)), `${src} (${line.trim()})`);
+    }
+  });
+
+  it("image and native run install the same package list", () => {
+    const image = dockerfile.find((l) => l.includes("install-packages.sh /tmp/packages.txt"));
+    assert.ok(image, "the image runs scripts/install-packages.sh on the list");
+    assert.ok(dockerfile.some((l) => /^COPY docker\/packages\.txt \/tmp\/packages\.txt$/.test(l.trim())));
+    const native = read("scripts/appliance.sh").split("\n").filter((l) => l.includes("install-packages.sh"));
+    assert.deepEqual(native.map((l) => l.trim()), ["bash scripts/install-packages.sh docker/packages.txt"]);
+  });
+
+  it("every variable supervisord.conf reads is set by the image and by the native environment", () => {
+    const used = new Set([...read("docker/supervisor/supervisord.conf").matchAll(/%\(ENV_(\w+)\)s/g)].map((m) => m[1]!));
+    const image = new Set([...dockerfile.join(" ").matchAll(/\b([A-Z][A-Z0-9_]+)=/g)].map((m) => m[1]!));
+    const native = read("scripts/appliance-env.sh").replace(/\\\n/g, " ").split("\n").filter((l) => l.startsWith("export")).join(" ");
+    for (const name of used) {
+      assert.ok(image.has(name), `the Dockerfile's ENV sets ${name}`);
+      assert.ok(native.includes(` ${name}`), `appliance-env.sh exports ${name}`);
+    }
+  });
+
+  it("compose mounts a named volume on every folder the image declares as one", () => {
+    const declared = JSON.parse(/^VOLUME\s+(\[.*\])/m.exec(dockerfile.join("\n"))![1]!) as string[];
+    const compose = read("docker-compose.yml");
+    for (const dir of declared) assert.match(compose, new RegExp(`- [a-z-]+:${dir}\\n`), dir);
+    assert.match(compose, /--appendonly yes/);
+    assert.match(compose, /--maxmemory-policy noeviction/);
+  });
+});
