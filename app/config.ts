@@ -67,7 +67,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   PORT: int(0, 3000).pipe(z.number().max(65535)),
   SCAN_DAEMON_WS_PORT: int(0, 8081).pipe(z.number().max(65535)),
-  LOG_DIR: z.string().min(1).default("logs"),
+  LOG_DIR: z.string().min(1).default("var/logs"),
   WS_HEARTBEAT_MS: int(100, 30_000),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024),
   MIN_FREE_DISK_MB: int(0, 1024),
