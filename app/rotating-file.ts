@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 
 export interface Rotation {
@@ -41,11 +41,7 @@ export class RotatingFile {
     closeSync(this.fd);
     rmSync(`${this.file}.${this.rotation.keep}`, { force: true });
     for (let i = this.rotation.keep - 1; i >= 1; i--) {
-      try {
-        renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-      } catch {
-        // That generation does not exist yet.
-      }
+      if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
     }
     renameSync(this.file, `${this.file}.1`);
     this.fd = openSync(this.file, "a", 0o640);
