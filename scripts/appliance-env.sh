@@ -2,7 +2,8 @@
 # Sourced, never run: the appliance's paths, users and ports, each from the environment when
 # set there (the image sets them all in its Dockerfile) and otherwise under APPLIANCE_HOME
 # (default ./var), the native appliance's state folder. supervisord.conf, init-clamav.sh,
-# health-check.sh and `scan-daemon status|stop|restart` all read them from here.
+# health-check.sh and `scan-daemon status|stop|restart` all read them from here; has_definitions
+# is the one test for "clamd has something to load".
 # shellcheck disable=SC2034 # the variables are exported for supervisord and its programs
 
 APP_DIR=${APP_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -49,3 +50,8 @@ export APP_DIR APPLIANCE_HOME RUN_DIR DATA_DIR QUARANTINE_DIR SCAN_TMP_DIR LOG_D
   CLAMAV_BAKED_DB_DIR CLAMAV_TEST_DEFINITIONS CLAMAV_OFFICIAL_DATABASES CLAMAV_PRIVATE_MIRROR \
   CLAMAV_CUSTOM_DATABASE_URLS FRESHCLAM_CHECKS FRESHCLAM_INIT_TIMEOUT LOCAL_REDIS REDIS_HOST REDIS_PORT
 SUPERVISOR_CONF=$APP_DIR/docker/supervisor/supervisord.conf
+
+# Whether CLAMAV_DB_DIR holds any database clamd can start with.
+has_definitions() {
+  compgen -G "$CLAMAV_DB_DIR/*.c[lvu]d" >/dev/null || compgen -G "$CLAMAV_DB_DIR/*.[hn]db" >/dev/null
+}

@@ -38,10 +38,6 @@ mv -f "$conf_dir/clamd.conf.new" "$conf_dir/clamd.conf"
 mv -f "$conf_dir/freshclam.conf.new" "$conf_dir/freshclam.conf"
 if [[ $(id -u) -eq 0 ]]; then chown "$CLAMAV_USER" "$conf_dir"/*.conf; fi
 
-has_definitions() {
-  compgen -G "$CLAMAV_DB_DIR/*.c[lvu]d" >/dev/null || compgen -G "$CLAMAV_DB_DIR/*.[hn]db" >/dev/null
-}
-
 if has_definitions; then
   echo "init-clamav: definitions found in $CLAMAV_DB_DIR"
   exit 0

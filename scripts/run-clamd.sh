@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/appliance-env.sh"
 conf=$RUN_DIR/clamav/clamd.conf
 said=false
-until [[ -e $RUN_DIR/clamav/init.done && -s $conf ]] && { compgen -G "$CLAMAV_DB_DIR/*.c[lvu]d" >/dev/null || compgen -G "$CLAMAV_DB_DIR/*.[hn]db" >/dev/null; }; do
+until [[ -e $RUN_DIR/clamav/init.done && -s $conf ]] && has_definitions; do
   if [[ $said == false ]]; then
     echo "clamd: waiting for definitions in $CLAMAV_DB_DIR"
     said=true

@@ -61,13 +61,19 @@ export async function probeClamd(clamd: ClamdClient, now = Date.now()): Promise<
 
 /** Every dependency a scan needs, each named with its state; ready only when all are ok. */
 export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
-  const [redis, clamd, sqlite, disk, queue] = await Promise.all([checkRedis(p), checkClamd(p), checkSqlite(p), checkDisk(p), checkQueue(p)]);
+  const [redis, clamd, sqlite, disk, queue, definitions] = await Promise.all([
+    checkRedis(p),
+    checkClamd(p),
+    checkSqlite(p),
+    checkDisk(p),
+    checkQueue(p),
+    p.definitionsDir ? checkDefinitions(p.definitionsDir) : undefined,
+  ]);
   const yara: Check = p.rules
     ? { ok: true, state: "compiled", rulesHash: p.rules.builtIn.hash.slice(0, 16), tenants: p.rules.tenants.size }
     : { ok: false, state: "not-loaded" };
   // VirusTotal is advisory: only a key it refuses needs an operator; quota and outages pass.
   const virustotal: Check | undefined = p.virustotalState ? { ok: p.virustotalState !== "wrong-credentials", state: p.virustotalState } : undefined;
-  const definitions = p.definitionsDir ? await checkDefinitions(p.definitionsDir) : undefined;
   const checks = { redis, clamd, yara, sqlite, disk, queue, ...(definitions ? { definitions } : {}), ...(virustotal ? { virustotal } : {}) };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
@@ -102,9 +108,9 @@ async function checkClamd(p: ReadinessProbes): Promise<Check> {
 function checkDefinitions(dir: string): Promise<Check> {
   return timed(async () => {
     const d = await readDefinitions(dir);
-    if (d.files === 0) return { ok: false, state: "missing", dir };
-    if (d.testOnly) return { ok: true, state: "test-definitions-only", files: d.files, warning: "test definitions only: they detect test files, not malware; production needs freshclam's official databases" };
-    return { ok: true, state: "official", files: d.files };
+    if (d.names.length === 0) return { ok: false, state: "missing", dir };
+    if (d.testOnly) return { ok: true, state: "test-definitions-only", files: d.names.length, warning: "test definitions only: they detect test files, not malware; production needs freshclam's official databases" };
+    return { ok: true, state: "official", files: d.names.length };
   }, "unreadable");
 }
 

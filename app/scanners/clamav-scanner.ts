@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import type { ClamdClient } from "../clamd/clamd-client.ts";
 import { parseInstreamReply, parseVersionReply } from "../clamd/clamd-reply.ts";
-import { readDefinitions } from "../clamd/definitions.ts";
+import { fingerprintDefinitions } from "../clamd/definitions.ts";
 import { EngineError } from "../errors/engine-error.ts";
 import type { Finding } from "../findings.ts";
 import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "./scanner.ts";
@@ -39,7 +39,7 @@ export class ClamavScanner implements Scanner {
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
     if (!parsed.database) return { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
     if (!this.dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
-    const defs = await readDefinitions(this.dbDir);
+    const defs = await fingerprintDefinitions(this.dbDir);
     return { label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`, cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS };
   }
 
