@@ -41,6 +41,7 @@ const envSchema = z.object({
   ARCHIVE_MAX_DEPTH: int(0, 2),
   DICOM_MAX_INFLATED_BYTES: int(1, 512 * MiB),
   DICOM_MAX_DEPTH: int(1, 32),
+  JSON_MAX_DEPTH: int(8, 100),
   RESULT_CACHE_MAX_ENTRIES: int(0, 10_000),
   RESULT_CACHE_TTL_SECONDS: int(1, 3600),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").optional(),
@@ -94,6 +95,7 @@ export interface ScanLimits {
   readonly archiveMaxDepth: number;
   readonly dicomMaxInflatedBytes: number;
   readonly dicomMaxDepth: number;
+  readonly jsonMaxDepth: number;
 }
 
 export interface Config {
@@ -211,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       archiveMaxDepth: e.ARCHIVE_MAX_DEPTH,
       dicomMaxInflatedBytes: e.DICOM_MAX_INFLATED_BYTES,
       dicomMaxDepth: e.DICOM_MAX_DEPTH,
+      jsonMaxDepth: e.JSON_MAX_DEPTH,
     },
     resultCache: { maxEntries: e.RESULT_CACHE_MAX_ENTRIES, ttlMs: e.RESULT_CACHE_TTL_SECONDS * 1000 },
     redis: { url: e.REDIS_URL ?? redisUrl(e.REDIS_HOST, e.REDIS_PORT, e.REDIS_PASSWORD) },

@@ -7,14 +7,17 @@ import { detectKind } from "../validation/detect-kind.ts";
 import { inspectDicom } from "../validation/dicom-inspector.ts";
 import { digestFile, HEAD_BYTES } from "../validation/file-digest.ts";
 import { claimFromName, kindsFromDeclaredType, type FileKind } from "../validation/file-kinds.ts";
+import { inspectJson } from "../validation/json-inspector.ts";
+import { inspectXml } from "../validation/xml-inspector.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanTarget, Scanner } from "./scanner.ts";
 
-const VERSION = "validation/1";
+const VERSION = "validation/2";
 
 /**
  * Runs for every tier before any engine. Detects: content types off the allow-list, names and
  * declared types that disagree with the content, DICOM Part 10 structure problems and preamble
- * polyglots, executables in DICOM element values, unsafe or oversized ZIPs. Computes the hashes.
+ * polyglots, executables in DICOM element values, unsafe or oversized ZIPs, DTDs in FHIR XML,
+ * prototype keys and hostile nesting in FHIR JSON. Computes the hashes.
  * Refuses empty files and files whose hash differs from the client's. Misses: malicious
  * content in a well-formed file of an allowed type (the engines after it look for that).
  */
@@ -52,6 +55,9 @@ export class ValidationScanner implements Scanner {
       dicom = { dicomPrivateValues: inspection.privateValues, dicomDataset: inspection.dataset };
     } else if (detected.kind === "zip") {
       for (const p of await guardZip(file.path, this.limits, ctx.workDir, ctx.signal)) findings.push(heuristicFinding("validation", p.id, p.description));
+    } else if (detected.kind === "fhir-json" || detected.kind === "fhir-xml") {
+      const problem = detected.kind === "fhir-json" ? await inspectJson(file.path, this.limits.jsonMaxDepth, ctx.signal) : await inspectXml(file.path, ctx.signal);
+      if (problem) findings.push(heuristicFinding("validation", problem.id, problem.description, problem));
     }
     ctx.progress(1);
     const facts: FileFacts = {

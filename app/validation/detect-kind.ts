@@ -29,7 +29,8 @@ export function hasDicomMagic(head: Buffer): boolean {
 export async function detectKind(head: Buffer): Promise<DetectedType> {
   if (hasDicomMagic(head)) return known("dicom");
   const magic = await fileTypeFromBuffer(head);
-  if (magic) {
+  // file-type calls anything with an XML declaration "xml"; whether it is FHIR is for the text sniff to say.
+  if (magic && magic.ext !== "xml") {
     const kind = FILE_TYPE_KINDS[magic.ext];
     return kind ? known(kind) : { kind: null, mime: magic.mime };
   }

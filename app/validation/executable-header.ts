@@ -4,6 +4,8 @@ export type ExecutableKind = "pe" | "elf" | "mach-o" | "script";
 export const EXECUTABLE_PROBE_BYTES = 4096 + 8;
 
 const MACHO_MAGICS = new Set([0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe]);
+/** Universal (fat) Mach-O; Java class files share it, and neither belongs in a DICOM preamble. */
+const MACHO_FAT_MAGIC = 0xcafebabe;
 
 /**
  * The executable format whose header starts at `offset` of `buf`. A PE is an MZ header whose
@@ -43,11 +45,16 @@ function plausibleMachO(buf: Buffer, offset: number): boolean {
   return MACHO_CPUS.has(u32(4)) && fileType >= 1 && fileType <= 12 && u32(16) > 0 && u32(16) < 1024;
 }
 
-/** Preamble check (CVE-2019-11687): any executable signature at offset 0, even a bare MZ, since DICM at 128 proves the file is meant to be parsed twice. */
+/**
+ * Preamble check (CVE-2019-11687): any executable signature at offset 0, even a bare MZ or a
+ * Mach-O magic with no load commands, since DICM at 128 proves the file is meant to be parsed twice.
+ */
 export function preambleExecutable(head: Buffer): ExecutableKind | null {
   if (head.length < 4) return null;
   if (head[0] === 0x4d && head[1] === 0x5a) return "pe";
   if (head[0] === 0x23 && head[1] === 0x21) return "script";
+  const magic = head.readUInt32BE(0);
+  if (MACHO_MAGICS.has(magic) || magic === MACHO_FAT_MAGIC) return "mach-o";
   return executableAt(head, 0);
 }
 

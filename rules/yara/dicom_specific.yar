@@ -31,7 +31,7 @@ rule DICOM_Preamble_MachO : basic
     severity = "high"
     verdict = "infected"
   condition:
-    (uint32(0) == 0xFEEDFACE or uint32(0) == 0xFEEDFACF or uint32(0) == 0xCEFAEDFE or uint32(0) == 0xCFFAEDFE)
+    (uint32(0) == 0xFEEDFACE or uint32(0) == 0xFEEDFACF or uint32(0) == 0xCEFAEDFE or uint32(0) == 0xCFFAEDFE or uint32be(0) == 0xCAFEBABE)
     and uint32(128) == 0x4D434944
 }
 

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { unsafeNameReason } from "../../app/validation/archive-guard.ts";
 import { detectKind } from "../../app/validation/detect-kind.ts";
 import { executableAt, preambleExecutable } from "../../app/validation/executable-header.ts";
 import { claimFromName, kindsFromDeclaredType } from "../../app/validation/file-kinds.ts";
+import { inspectJson } from "../../app/validation/json-inspector.ts";
+import { inspectXml } from "../../app/validation/xml-inspector.ts";
 import { fhirJson, hl7, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 
@@ -17,6 +22,8 @@ describe("content type detection", () => {
     assert.equal((await detectKind(hl7())).kind, "hl7v2");
     assert.equal((await detectKind(fhirJson())).kind, "fhir-json");
     assert.equal((await detectKind(Buffer.from('<Patient xmlns="http://hl7.org/fhir"><id value="1"/></Patient>'))).kind, "fhir-xml");
+    assert.equal((await detectKind(Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n<Patient xmlns="http://hl7.org/fhir"><id value="1"/></Patient>'))).kind, "fhir-xml");
+    assert.equal((await detectKind(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>'))).kind, null);
     assert.equal((await detectKind(Buffer.from("a,b,c\n1,2,3\n4,5,6\n"))).kind, "csv");
     assert.equal((await detectKind(Buffer.from("Discharge letter\nAll well.\n"))).kind, "text");
   });
@@ -40,6 +47,14 @@ describe("executable headers", () => {
     b.writeUInt32LE(0x80, 0x3c);
     b.write("PE\0\0", 0x80, "latin1");
     assert.equal(executableAt(b), "pe");
+  });
+  it("any Mach-O magic in a preamble is an executable, even with no load commands; not so elsewhere", () => {
+    for (const magic of [0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe, 0xcafebabe]) {
+      const head = Buffer.alloc(128);
+      head.writeUInt32BE(magic, 0);
+      assert.equal(preambleExecutable(head), "mach-o", magic.toString(16));
+      assert.equal(executableAt(head), null, magic.toString(16));
+    }
   });
   it("TIFF headers and vendor text in a preamble are normal", () => {
     assert.equal(preambleExecutable(Buffer.from("II*\0\x08\0\0\0")), null);
@@ -93,5 +108,44 @@ describe("configuration", () => {
         return true;
       },
     );
+  });
+});
+
+describe("FHIR text structure", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "msd-text-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  let seq = 0;
+  const json = async (text: string) => {
+    const file = path.join(dir, `${++seq}.json`);
+    await writeFile(file, text);
+    return (await inspectJson(file, 100, AbortSignal.timeout(10_000)))?.id ?? null;
+  };
+
+  it("prototype keys are found however they are spelled, and only as keys", async () => {
+    assert.equal(await json('{"resourceType":"Patient","__proto__":{"admin":true}}'), "validation.json-prototype-key");
+    assert.equal(await json('{"a":[{"constructor" :{"prototype":{}}}]}'), "validation.json-prototype-key");
+    assert.equal(await json('{"\\u005f\\u005fproto__":1}'), "validation.json-prototype-key");
+    assert.equal(await json('{"resourceType":"Basic","text":"__proto__","list":["constructor", "prototype"]}'), null);
+    assert.equal(await json('{"key\\"__proto__":1,"__proto__x":2}'), null);
+  });
+  it("nesting past the limit, unbalanced brackets and unterminated strings", async () => {
+    assert.equal(await json(`{"a":${"[".repeat(100)}${"]".repeat(100)}}`), "validation.json-too-deep");
+    assert.equal(await json(`{"a":${"[".repeat(98)}${"]".repeat(98)}}`), null);
+    assert.equal(await json('{"a":[1,2}'), "validation.json-malformed");
+    assert.equal(await json('{"a":"open}'), "validation.json-malformed");
+    assert.equal(await json('{"a":{"b":1}'), "validation.json-malformed");
+  });
+  it("a DTD in XML is found, also across the reader's chunk boundary", async () => {
+    const xml = async (text: string) => {
+      const file = path.join(dir, `${++seq}.xml`);
+      await writeFile(file, text);
+      return (await inspectXml(file, AbortSignal.timeout(10_000)))?.id ?? null;
+    };
+    assert.equal(await xml('<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"/>'), "validation.xml-dtd");
+    assert.equal(await xml(`${" ".repeat(1024 * 1024 - 4)}<!DOCTYPE x>`), "validation.xml-dtd");
+    assert.equal(await xml('<Patient xmlns="http://hl7.org/fhir"><text><div xmlns="http://www.w3.org/1999/xhtml">&lt;!DOCTYPE&gt;</div></text></Patient>'), null);
   });
 });
