@@ -20,6 +20,7 @@ import { connectRedis, type RedisConnection } from "./redis/redis-connection.ts"
 import { clamdClientFor, createScanEngine, type ScanEngine } from "./scan-engine.ts";
 import { FileStorage, type StoredFile } from "./storage/file-storage.ts";
 import { applyRetention } from "./storage/retention.ts";
+import { sweepScratch } from "./storage/scratch.ts";
 import type { AuditEntry } from "./store/audit-repo.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
@@ -38,6 +39,8 @@ export interface DaemonOptions {
 type DaemonEvents = { [K in ScanEvent["type"]]: [Extract<ScanEvent, { type: K }>] };
 
 const HOUR = 3_600_000;
+/** Scratch folders of other hosts' processes are left this long before they count as abandoned. */
+const SCRATCH_MAX_AGE_MS = 24 * HOUR;
 
 /**
  * The seed's programmatic API and the service's composition root: builds every part from one
@@ -106,13 +109,14 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const submissions = new Submissions(store, storage, queue, daily, log);
     const clamd = clamdClientFor(config);
     this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store), clamd };
+    await this.sweepScratch();
     if (this.options.worker === false) return;
 
     const engine = await createScanEngine(config, { redis, prefix });
     const vt = config.virustotal;
     const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
     const queueLog = log.child(QUEUE_COMPONENT);
-    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log: queueLog, tmpDir: path.join(config.tmpDir, "rescans"), onVerdict: this.options.onVerdict, followUp });
+    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log: queueLog, tmpDir: this.rescanDir, onVerdict: this.options.onVerdict, followUp });
     const reconciler = new Reconciler(store, queue, worker, quarantine, log);
     Object.assign(this.parts, { engine, worker, reconciler });
     queue.bull.on("failed", (job, err) => {
@@ -131,6 +135,18 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     };
     every(config.queue.reconcileIntervalMs, () => reconciler.run(), "reconcile");
     every(HOUR, () => this.applyRetention(), "retention");
+    every(HOUR, () => this.sweepScratch(), "scratch sweep");
+  }
+
+  private get rescanDir(): string {
+    return path.join(this.config.tmpDir, "rescans");
+  }
+
+  /** Removes upload and scan folders left by processes that were killed (their finally never ran). */
+  private async sweepScratch(): Promise<void> {
+    const dirs = [this.use().storage.incomingDir, this.config.tmpDir, this.rescanDir];
+    const removed = (await Promise.all(dirs.map((d) => sweepScratch(d, SCRATCH_MAX_AGE_MS)))).reduce((a, b) => a + b, 0);
+    if (removed > 0) this.log.info({ removed }, "removed temporary folders left by stopped processes");
   }
 
   submitFile(input: SubmitFileInput): Promise<Submitted> {

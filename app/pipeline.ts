@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import { EngineError } from "./errors/engine-error.ts";
 import { RejectedInputError } from "./errors/rejected-input-error.ts";
 import type { Finding } from "./findings.ts";
 import { ResultCache } from "./result-cache.ts";
+import { scratchDir } from "./storage/scratch.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanners/scanner.ts";
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun, type ScanStatus, type ThreatLevel } from "./scoring.ts";
 import { TIER_POLICIES, type EngineName, type Tier } from "./tiers.ts";
@@ -51,7 +51,7 @@ export class ScanPipeline {
     const started = performance.now();
     let created: Promise<string> | null = null;
     const workDir = () =>
-      (created ??= mkdir(this.options.tmpDir, { recursive: true, mode: 0o700 }).then(() => mkdtemp(path.join(this.options.tmpDir, "scan-"))));
+      (created ??= scratchDir(this.options.tmpDir, "scan"));
     try {
       return await this.run(request, workDir, started, monotonic(onProgress));
     } finally {

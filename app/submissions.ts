@@ -7,7 +7,7 @@ import type { ScanJobData, ScanQueue } from "./queue/scan-queue.ts";
 import type { DailyCounter } from "./redis/daily-counter.ts";
 import { fsyncPath } from "./storage/durable-fs.ts";
 import type { FileStorage, StoredFile } from "./storage/file-storage.ts";
-import { sanitiseName } from "./storage/sanitise-name.ts";
+import { fileNameProblem, sanitiseName } from "./storage/sanitise-name.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanType } from "./store/scan-repo.ts";
 import type { Store } from "./store/store.ts";
@@ -18,6 +18,8 @@ export interface SubmitFileInput {
   readonly fileId?: string;
   readonly filePath: string;
   readonly fileName: string;
+  /** The content type the sender declared (the multipart part's Content-Type); checked against the content. */
+  readonly declaredType?: string;
   readonly fileSize?: number;
   /** SHA-256 the sender computed; checked against the bytes received. */
   readonly fileHash?: string;
@@ -87,6 +89,9 @@ export class Submissions {
             ? "fileHash must be a SHA-256 in hex"
             : null;
     if (problem) throw new SubmitRejectedError("INVALID_REQUEST", problem);
+    const nameProblem = fileNameProblem(input.fileName ?? "");
+    if (nameProblem) throw new SubmitRejectedError("INVALID_FILE_NAME", `the file name ${nameProblem}`);
+    if ((input.declaredType?.length ?? 0) > 255) throw new SubmitRejectedError("INVALID_REQUEST", "the declared content type is longer than 255 characters");
     return { fileId, policy: TIER_POLICIES[input.userTier] };
   }
 
@@ -112,7 +117,7 @@ export class Submissions {
     try {
       if (input.fileHash && input.fileHash.toLowerCase() !== received.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
       const storedPath = this.storage.pathFor(fileId);
-      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), storedPath, size: received.size, sha256: received.sha256, state: "queued" as const };
+      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), declaredType: input.declaredType ?? null, storedPath, size: received.size, sha256: received.sha256, state: "queued" as const };
       const jobId = randomUUID();
       const now = new Date().toISOString();
       // The primary key decides a race between two submissions of one fileId; only the winner

@@ -8,5 +8,12 @@ source "$(dirname "$0")/appliance-env.sh"
 conf=$RUN_DIR/clamav/freshclam.conf
 until [[ -e $RUN_DIR/clamav/init.done && -s $conf ]]; do sleep 1; done
 args=(--daemon --foreground --config-file="$conf")
-if [[ $CLAMAV_OFFICIAL_DATABASES != true ]]; then args+=(--update-db=custom); fi
+if [[ $CLAMAV_OFFICIAL_DATABASES != true ]]; then
+  if [[ -z ${CLAMAV_CUSTOM_DATABASE_URLS// /} ]]; then
+    # freshclam refuses to start with nothing to fetch; a restart loop would only hide that.
+    echo "freshclam: nothing to update (CLAMAV_OFFICIAL_DATABASES=false and no CLAMAV_CUSTOM_DATABASE_URLS): definitions change only when an operator puts database files into $CLAMAV_DB_DIR"
+    exec sleep infinity
+  fi
+  args+=(--update-db=custom)
+fi
 exec freshclam "${args[@]}"

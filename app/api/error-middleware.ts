@@ -10,6 +10,7 @@ import type { ApiState } from "./api-state.ts";
 
 const SUBMIT_STATUS: Readonly<Record<SubmitRejectedCode, number>> = {
   INVALID_REQUEST: 400,
+  INVALID_FILE_NAME: 400,
   EMPTY_FILE: 400,
   FILE_TOO_LARGE: 413,
   DAILY_LIMIT: 429,

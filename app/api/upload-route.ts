@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import { errors, type File as UploadedFile } from "formidable";
 import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
+import { scratchDir } from "../storage/scratch.ts";
 import { TIER_POLICIES, type Tier } from "../tiers.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";
@@ -36,11 +36,11 @@ export function uploadRoute(daemon: MedicalFileScanDaemon): Middleware<ApiState>
     if (declared > limit + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier));
     const today = await daemon.dailyUse(userId, tier);
     if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, today.retryAfterSeconds));
-    const dir = await mkdtemp(path.join(daemon.incomingDir, "upload-"));
+    const dir = await scratchDir(daemon.incomingDir, "upload");
     try {
       const { fields, file } = await receive(ctx, dir, tier);
       const submitted = await daemon.submitUpload(
-        { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", userId, userTier: tier },
+        { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
         { path: file.filepath, size: file.size, sha256: String(file.hash) },
       );
       const record = wait > 0 ? await daemon.waitForResult(submitted.jobId, wait * 1000) : undefined;
@@ -90,6 +90,8 @@ async function receive(ctx: Context, dir: string, tier: Tier): Promise<{ fields:
   const files = ctx.request.files ?? {};
   const file = files.file;
   if (!file || Array.isArray(file) || Object.keys(files).length !== 1) throw new ApiError(400, "INVALID_REQUEST", 'send exactly one file, in the field "file"');
+  // formidable leaves the name empty when the part's filename cannot be parsed (a raw LF in it, say).
+  if (!file.originalFilename) throw new ApiError(400, "INVALID_FILE_NAME", "the file part has no readable filename");
   const body = (ctx.request.body ?? {}) as Record<string, unknown>;
   const field = (name: string): string | undefined => {
     const v = body[name];

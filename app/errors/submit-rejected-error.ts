@@ -1,6 +1,6 @@
 import { TIER_POLICIES, type Tier } from "../tiers.ts";
 
-export type SubmitRejectedCode = "INVALID_REQUEST" | "FILE_TOO_LARGE" | "EMPTY_FILE" | "DAILY_LIMIT" | "INTEGRITY_MISMATCH" | "DUPLICATE_FILE" | "RESCAN_NOT_ALLOWED";
+export type SubmitRejectedCode = "INVALID_REQUEST" | "INVALID_FILE_NAME" | "FILE_TOO_LARGE" | "EMPTY_FILE" | "DAILY_LIMIT" | "INTEGRITY_MISMATCH" | "DUPLICATE_FILE" | "RESCAN_NOT_ALLOWED";
 
 /** A submission refused before anything was stored or queued. */
 export class SubmitRejectedError extends Error {

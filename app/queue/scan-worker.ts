@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { ScanIncompleteError } from "../errors/scan-incomplete-error.ts";
 import type { EventBus } from "../events/event-bus.ts";
@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { ScanPipeline, ScanResult } from "../pipeline.ts";
 import type { Quarantine } from "../quarantine/quarantine.ts";
 import type { LiveStats } from "../redis/live-stats.ts";
+import { scratchDir } from "../storage/scratch.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { Store } from "../store/store.ts";
 import type { Tier } from "../tiers.ts";
@@ -108,12 +109,11 @@ export class ScanWorker {
 
   private async scan(job: ScanJob, file: FileRecord): Promise<ScanResult> {
     const { pipeline, tmpDir } = this.deps;
-    const request = { tier: job.data.tier, declaredName: file.originalName, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: job.data.scanType === "rescan" };
+    const request = { tier: job.data.tier, declaredName: file.originalName, declaredType: file.declaredType ?? undefined, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: job.data.scanType === "rescan" };
     const progress = this.progressReporter(job, file);
     if (file.storedPath) return pipeline.scan({ ...request, path: file.storedPath }, progress);
     if (file.state !== "quarantined") return pipeline.failure(job.data.tier, file.sha256, "FILE_GONE", `the file is ${file.state}; nothing left to scan`);
-    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-    const dir = await mkdtemp(path.join(tmpDir, "rescan-"));
+    const dir = await scratchDir(tmpDir, "rescan");
     try {
       const copy = path.join(dir, "file");
       if (!(await this.deps.quarantine.extractForScan(file.id, copy))) return pipeline.failure(job.data.tier, file.sha256, "FILE_GONE", "the quarantine entry is gone");

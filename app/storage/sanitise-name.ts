@@ -2,7 +2,24 @@
 // "mcd.exe" (U+202A-U+202E, U+2066-U+2069).
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
 const MAX_BYTES = 255;
+
+/**
+ * Why a client's file name is refused, or null. No legitimate export names a file with control
+ * characters, bidirectional overrides or folders, and such names attack whatever shows or
+ * saves them downstream; a name longer than a file system allows is cut by someone, somewhere.
+ */
+export function fileNameProblem(name: string): string | null {
+  if (CONTROL.test(name)) return "contains a control character (NUL, CR, LF, ...)";
+  if (BIDI.test(name)) return "contains a bidirectional override character, which disguises its extension";
+  if (/[\\/]/.test(name) || /^[A-Za-z]:/.test(name)) return "contains a folder path; send the file's base name only";
+  if (name === "." || name === "..") return "is not a file name";
+  if (Buffer.byteLength(name) > MAX_BYTES) return `is longer than ${MAX_BYTES} bytes`;
+  return null;
+}
 
 /**
  * A client's file name, made safe to store and show: no folders, no control or bidi

@@ -19,6 +19,8 @@ export interface FileRecord {
   readonly size: number;
   readonly sha256: string;
   readonly detectedType: string | null;
+  /** The Content-Type the client declared for the upload, if any. */
+  readonly declaredType: string | null;
   readonly state: FileState;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -33,6 +35,7 @@ interface FileRow {
   size: number;
   sha256: string;
   detected_type: string | null;
+  declared_type: string | null;
   state: FileState;
   created_at: string;
   updated_at: string;
@@ -47,6 +50,7 @@ const toRecord = (r: FileRow): FileRecord => ({
   size: r.size,
   sha256: r.sha256,
   detectedType: r.detected_type,
+  declaredType: r.declared_type,
   state: r.state,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -57,8 +61,8 @@ export class FileRepo {
 
   async insert(tx: SqlExecutor, f: Omit<FileRecord, "createdAt" | "updatedAt" | "detectedType">, now: string): Promise<void> {
     await tx.run(
-      "INSERT INTO files (id, owner_id, tier, original_name, stored_path, size, sha256, detected_type, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-      [f.id, f.ownerId, f.tier, f.originalName, f.storedPath, f.size, f.sha256, f.state, now, now],
+      "INSERT INTO files (id, owner_id, tier, original_name, stored_path, size, sha256, detected_type, declared_type, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+      [f.id, f.ownerId, f.tier, f.originalName, f.storedPath, f.size, f.sha256, f.declaredType, f.state, now, now],
     );
   }
 

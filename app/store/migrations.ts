@@ -99,6 +99,10 @@ const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL
   );
   `,
+  // The Content-Type the client declared for the upload, checked against the content by validation.
+  `
+  ALTER TABLE files ADD COLUMN declared_type TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -39,9 +39,7 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
       CLAMAV_OFFICIAL_DATABASES: "false",
       CLAMAV_CUSTOM_DATABASE_URLS: `http://127.0.0.1:${(sigServer.address() as AddressInfo).port}/msd-custom.ndb`,
     });
-    const created = await appliance.cli(["keys", "create", "--user", "appliance-test", "--tier", "gold"]);
-    assert.equal(created.status, 0, created.output);
-    key = created.output.trim().split("\n").at(-1)!;
+    key = (await appliance.key("appliance-test", "gold")).key;
   });
   after(async () => {
     await appliance?.destroy();

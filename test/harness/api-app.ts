@@ -36,20 +36,20 @@ export async function startApiApp(stack: ServiceStack, env: Record<string, strin
 
 /** A multipart upload through fetch, as a client would send it. */
 export async function upload(
-  app: ApiApp,
+  app: Pick<ApiApp, "base">,
   key: string | null,
   data: Buffer,
-  options: { name?: string; fields?: Record<string, string>; query?: string } = {},
+  options: { name?: string; type?: string; fields?: Record<string, string>; query?: string } = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const form = new FormData();
   for (const [k, v] of Object.entries(options.fields ?? {})) form.append(k, v);
-  form.append("file", new Blob([data]), options.name ?? "study.dcm");
+  form.append("file", new Blob([data], options.type ? { type: options.type } : {}), options.name ?? "study.dcm");
   const res = await fetch(`${app.base}/api/medical-files/upload${options.query ?? ""}`, { method: "POST", body: form, headers: key ? { authorization: `Bearer ${key}` } : {} });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
 /** A JSON request with a key. */
-export async function call(app: ApiApp, key: string | null, method: string, path: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+export async function call(app: Pick<ApiApp, "base">, key: string | null, method: string, path: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${app.base}${path}`, { method, headers: key ? { authorization: `Bearer ${key}` } : {} });
   const text = await res.text();
   let body: Record<string, unknown>;
@@ -64,8 +64,11 @@ export async function call(app: ApiApp, key: string | null, method: string, path
 export interface RawUpload {
   readonly key: string;
   readonly fields?: Record<string, string>;
-  /** Bytes of the file part; sent in 64 KiB chunks. */
-  readonly size: number;
+  /** Size of the file part, of filler bytes unless `data` is given; sent in 64 KiB chunks. */
+  readonly size?: number;
+  readonly data?: Buffer;
+  /** The part's filename, written into its header as is (no escaping): for names fetch would clean. */
+  readonly fileName?: string;
   /** Declared Content-Length; by default the body is sent chunked, with no length. */
   readonly contentLength?: number;
   /** Stop sending after this many file bytes and cut the connection. */
@@ -75,12 +78,12 @@ export interface RawUpload {
 }
 
 /** An upload over a raw HTTP request, for what fetch cannot do: no length, a lying length, a client that goes away. */
-export function rawUpload(app: ApiApp, spec: RawUpload): Promise<{ status: number; body: string } | "aborted"> {
+export function rawUpload(app: Pick<ApiApp, "base">, spec: RawUpload): Promise<{ status: number; body: string } | "aborted"> {
   const boundary = "----msd-test-boundary";
   const head = Buffer.from(
     Object.entries(spec.fields ?? {})
       .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
-      .join("") + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      .join("") + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${spec.fileName ?? "big.bin"}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const url = new URL(`${app.base}/api/medical-files/upload`);
@@ -99,19 +102,21 @@ export function rawUpload(app: ApiApp, spec: RawUpload): Promise<{ status: numbe
       });
     });
     req.on("error", (err) => (spec.abortAfter !== undefined ? resolve("aborted") : reject(err)));
-    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    const filler = Buffer.alloc(64 * 1024, 0x41);
     let sent = 0;
+    const size = spec.data?.length ?? spec.size ?? 0;
     const pump = async () => {
       req.write(head);
-      while (!answered && sent < spec.size) {
+      while (!answered && sent < size) {
         if (spec.abortAfter !== undefined && sent >= spec.abortAfter) {
           await spec.beforeAbort?.();
           req.destroy();
           return;
         }
-        const n = Math.min(chunk.length, spec.size - sent);
+        const n = Math.min(filler.length, size - sent);
+        const chunk = spec.data ? spec.data.subarray(sent, sent + n) : filler.subarray(0, n);
         sent += n;
-        if (!req.write(chunk.subarray(0, n))) await new Promise((r) => req.once("drain", r));
+        if (!req.write(chunk)) await new Promise((r) => req.once("drain", r));
       }
       if (!answered) req.end(tail);
     };

@@ -73,6 +73,14 @@ export class Appliance {
     return this.bash(["-c", `source "${ROOT}/scripts/appliance-env.sh" && exec node "${ROOT}/dist/app/scan-daemon.js" "$@"`, "_", ...args]);
   }
 
+  /** A new API key through `scan-daemon keys create`, as an operator makes one. */
+  async key(user: string, tier: string): Promise<{ id: string; key: string }> {
+    const created = await this.cli(["keys", "create", "--user", user, "--tier", tier]);
+    if (created.status !== 0) throw new Error(`keys create failed: ${created.output}`);
+    const lines = created.output.trim().split("\n");
+    return { id: /^created (\S+)/m.exec(created.output)![1]!, key: lines.at(-1)! };
+  }
+
   /** supervisord's view: program name → state. */
   async programs(): Promise<Record<string, string>> {
     const lines = (await this.run("scripts/appliance-ctl.sh", ["status"])).output.trim().split("\n");

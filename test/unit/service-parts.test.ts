@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, utimes } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
-import { sanitiseName } from "../../app/storage/sanitise-name.ts";
+import { fileNameProblem, sanitiseName } from "../../app/storage/sanitise-name.ts";
+import { scratchDir, sweepScratch } from "../../app/storage/scratch.ts";
 
 describe("sanitiseName", () => {
   const cases: [string, string][] = [
@@ -22,6 +28,37 @@ describe("sanitiseName", () => {
     const name = sanitiseName("é".repeat(1000));
     assert.ok(Buffer.byteLength(name) <= 255);
     assert.ok(!name.includes("\uFFFD"));
+  });
+});
+
+describe("fileNameProblem", () => {
+  it("refuses control and bidi characters, folders, drive letters and names over 255 bytes; takes ordinary names", () => {
+    for (const bad of ["a\u0000.dcm", "a\r\n.dcm", "scan\u202emcd.exe", "../x.dcm", "/etc/x.dcm", "dir\\x.dcm", "C:x.dcm", "..", `${"a".repeat(252)}.dcm`]) {
+      assert.ok(fileNameProblem(bad), JSON.stringify(bad));
+    }
+    for (const good of ["IM0001.dcm", "1.2.840.113619.2.55.3", "Befund Müller.pdf", "血液検査.hl7", `${"a".repeat(251)}.dcm`]) assert.equal(fileNameProblem(good), null, good);
+  });
+});
+
+describe("scratch folders", () => {
+  it("a sweep removes folders of dead processes of this host and old ones of other hosts, nothing else", async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), "msd-scratch-"));
+    try {
+      const deadPid = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+      const mine = await scratchDir(parent, "upload");
+      const dead = path.join(parent, `upload@${os.hostname()}@${deadPid}@abcdef`);
+      const otherFresh = path.join(parent, "scan@other-host@1@abcdef");
+      const otherOld = path.join(parent, "scan@other-host@2@abcdef");
+      const unrelated = path.join(parent, "rescans");
+      for (const d of [dead, otherFresh, otherOld, unrelated]) await mkdir(d);
+      const dayAgo = new Date(Date.now() - 25 * 3_600_000);
+      await utimes(otherOld, dayAgo, dayAgo);
+      assert.equal(await sweepScratch(parent, 24 * 3_600_000), 2);
+      assert.deepEqual([mine, dead, otherFresh, otherOld, unrelated].map((d) => existsSync(d)), [true, false, true, false, true]);
+      assert.equal(await sweepScratch(path.join(parent, "missing"), 1), 0);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 });
 

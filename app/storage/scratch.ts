@@ -1,0 +1,51 @@
+import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+const SEP = "@";
+
+/**
+ * A private folder for one upload or one scan, named after this host and process, so that a
+ * later start can tell what a killed process left from the work of processes still running
+ * (also those of other containers that share the volume).
+ */
+export async function scratchDir(parent: string, prefix: string): Promise<string> {
+  await mkdir(parent, { recursive: true, mode: 0o700 });
+  return mkdtemp(path.join(parent, [prefix, os.hostname(), process.pid, ""].join(SEP)));
+}
+
+/**
+ * Removes scratch folders under `parent` whose process on this host no longer runs (a worker
+ * SIGKILLed mid-scan, an API process killed mid-upload) and any scratch folder untouched for
+ * `maxAgeMs`, wherever it came from. Returns how many it removed.
+ */
+export async function sweepScratch(parent: string, maxAgeMs: number, now = Date.now()): Promise<number> {
+  const names = await readdir(parent).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [] as string[];
+    throw err;
+  });
+  let removed = 0;
+  for (const name of names) {
+    const [, host, pid] = name.split(SEP);
+    if (host === undefined || pid === undefined || !/^\d+$/.test(pid)) continue;
+    const full = path.join(parent, name);
+    const dead = host === os.hostname() && !running(Number(pid));
+    const info = dead ? null : await stat(full).catch(() => null);
+    const stale = info !== null && now - info.mtimeMs > maxAgeMs;
+    if (dead || stale) {
+      await rm(full, { recursive: true, force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function running(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
