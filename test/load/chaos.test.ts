@@ -10,6 +10,8 @@ import { CLAM_EXE } from "../harness/clamd.ts";
 import { FAST_QUEUE_ENV } from "../harness/service-stack.ts";
 
 const FILES = Number(process.env.CHAOS_FILES ?? 200);
+/** Sent while Redis restarts and clamd is down, so that uploads meet those too. */
+const LATE_FILES = 20;
 const UPLOAD_DEADLINE_MS = 240_000;
 const RESULT_DEADLINE_MS = 420_000;
 const FINAL = new Set(["clean", "suspicious", "infected", "error"]);
@@ -35,7 +37,7 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
   let appliance: Appliance;
   let key: string;
   const events: string[] = [];
-  const t0 = performance.now();
+  let t0 = performance.now();
   const note = (what: string) => {
     const line = `[chaos +${((performance.now() - t0) / 1000).toFixed(1)}s] ${what}`;
     events.push(line);
@@ -58,6 +60,12 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
     note(`SIGKILL scan-daemon (API and worker), pid ${pid}`);
   };
 
+  /** Why attempts failed, by reason and by the 5-second window they failed in. */
+  const failures = new Map<string, number>();
+  const failed = (reason: string) => {
+    const key = `${reason} @${Math.floor((performance.now() - t0) / 5000) * 5}s`;
+    failures.set(key, (failures.get(key) ?? 0) + 1);
+  };
   const uploadUntilAccepted = async (f: Tracked, deadline: number) => {
     while (performance.now() < deadline) {
       f.attempts++;
@@ -72,8 +80,11 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
           return;
         }
         if (res.status < 500) throw new Error(`upload ${f.fileId}: ${res.status} ${JSON.stringify(body)}`);
+        failed(`${res.status} ${body.error?.code ?? ""}`);
       } catch (err) {
         if ((err as Error).message.startsWith("upload ")) throw err;
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        failed(cause ?? (err as Error).name);
       }
       await sleep(500);
     }
@@ -88,16 +99,21 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
     }
   };
 
-  it(`${FILES} uploads, 10% malicious, app SIGKILLed 3 times, Redis restarted, clamd down 30 s: one final result each, none malicious clean`, async () => {
+  it(`${FILES} uploads at once and ${LATE_FILES} more, 10% malicious, app SIGKILLed 3 times, Redis restarted, clamd down 30 s: one final result each, none malicious clean`, async () => {
     const clamExe = await readFile(CLAM_EXE);
-    const files: Tracked[] = await Promise.all(Array.from({ length: FILES }, async (_, i) => ({ ...(await batchFile(i, clamExe)), fileId: `chaos-${i}`, attempts: 0 })));
-    note(`${files.length} files, ${files.filter((f) => f.kind !== "clean").length} malicious, ${(files.reduce((n, f) => n + f.data.length, 0) / 1e6).toFixed(1)} MB`);
+    const files: Tracked[] = await Promise.all(Array.from({ length: FILES + LATE_FILES }, async (_, i) => ({ ...(await batchFile(i, clamExe)), fileId: `chaos-${i}`, attempts: 0 })));
+    const [first, late] = [files.slice(0, FILES), files.slice(FILES)];
+    t0 = performance.now();
+    note(`${first.length} files at once and ${late.length} during the Redis restart and the clamd outage; ${files.filter((f) => f.kind !== "clean").length} malicious; ${(files.reduce((n, f) => n + f.data.length, 0) / 1e6).toFixed(1)} MB`);
 
-    const uploads = Promise.all(files.map((f) => uploadUntilAccepted(f, performance.now() + UPLOAD_DEADLINE_MS)));
+    const send = (batch: Tracked[]) => Promise.all(batch.map((f) => uploadUntilAccepted(f, performance.now() + UPLOAD_DEADLINE_MS)));
+    let lateSent: Promise<unknown> = Promise.resolve();
+    const uploads = send(first).then(() => note(`the first ${FILES} are accepted`));
     const chaos = (async () => {
       await sleep(between(200, 1200));
       await killApp();
       await sleep(between(4000, 8000));
+      lateSent = send(late);
       await ctl("restart", "redis");
       await sleep(between(2000, 5000));
       await ctl("stop", "clamd");
@@ -110,9 +126,11 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
       await killApp();
     })();
     await Promise.all([uploads, chaos]);
+    await lateSent;
     const unaccepted = files.filter((f) => f.acceptedWith === undefined).map((f) => f.fileId);
     assert.deepEqual(unaccepted, [], "every upload accepted in the end");
     note(`all accepted: ${files.filter((f) => f.acceptedWith === 409).length} on a retry whose first answer was lost, ${files.reduce((n, f) => n + f.attempts - 1, 0)} retries`);
+    note(`failed attempts: ${JSON.stringify(Object.fromEntries(failures))}`);
 
     const resultsBy = performance.now() + RESULT_DEADLINE_MS;
     for (let open = files; open.length > 0 && performance.now() < resultsBy; ) {
@@ -152,7 +170,7 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
         "SELECT (SELECT COUNT(*) FROM files) AS files, (SELECT COUNT(*) FROM scan_results) AS results, (SELECT COUNT(*) FROM scan_queue_status WHERE status IN ('waiting', 'active', 'retrying')) AS open",
       );
       note(`SQLite: ${rows!.files} files, ${rows!.results} results, ${rows!.open} open jobs`);
-      assert.deepEqual(rows, { files: FILES, results: FILES, open: 0 });
+      assert.deepEqual(rows, { files: files.length, results: files.length, open: 0 });
     } finally {
       await db.close();
     }
