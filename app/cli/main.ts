@@ -7,6 +7,7 @@ import { RulesCompileError } from "../errors/rules-compile-error.ts";
 import type { ScanResult } from "../pipeline.ts";
 import { createScanEngine } from "../scan-engine.ts";
 import { isTier, TIERS } from "../tiers.ts";
+import { scanFile } from "../yara/scan-windows.ts";
 import { compileDir } from "../yara/yara-rules.ts";
 import { restartCommand, statusCommand, stopCommand } from "./appliance-commands.ts";
 import { quarantineCommand, queueCommand, startCommand } from "./service-commands.ts";
@@ -104,7 +105,7 @@ async function rulesCommand(args: string[], out: (line: string) => void, err: (l
     return 2;
   }
   const rules = await compileDir(values.rules ?? loadConfig().yara.rulesDir);
-  const matches = await rules.engine.scanFileAsync(path.resolve(positionals[1]!));
+  const matches = await scanFile(rules, path.resolve(positionals[1]!));
   out(`rules ${rules.hash.slice(0, 16)}: ${matches.length} match(es)`);
   for (const m of matches) out(`${m.ruleIdentifier} [${m.tags.join(",")}] ${JSON.stringify(m.meta)}`);
   return matches.length > 0 ? 1 : 0;

@@ -1,5 +1,6 @@
 import type { Finding, FindingVerdict, Severity } from "../findings.ts";
 import { TIER_POLICIES } from "../tiers.ts";
+import { scanFile } from "../yara/scan-windows.ts";
 import type { RuleMatch, YaraRuleBook } from "../yara/yara-rules.ts";
 import type { EngineVersion, ScanContext, ScanOutcome, ScanRequest, Scanner } from "./scanner.ts";
 
@@ -26,12 +27,12 @@ export class YaraScanner implements Scanner {
     const tenant = this.tenantRules(ctx.request);
     const findings: Finding[] = [];
     for (const [i, target] of ctx.targets.entries()) {
-      const builtIn = await this.book.builtIn.engine.scanFileAsync(target.path);
+      const builtIn = await scanFile(this.book.builtIn, target.path);
       for (const match of builtIn) {
         const set = match.tags.includes("advanced") ? "advanced" : "basic";
         if (sets.includes(set)) findings.push(toFinding(match, target.label));
       }
-      if (tenant) for (const match of await tenant.engine.scanFileAsync(target.path)) findings.push(toFinding(match, target.label));
+      if (tenant) for (const match of await scanFile(tenant, target.path)) findings.push(toFinding(match, target.label));
       ctx.progress((i + 1) / ctx.targets.length);
     }
     return { findings };

@@ -8,6 +8,8 @@ export interface CompiledRules {
   readonly engine: YaraX;
   /** SHA-256 over the rule files' names and contents: which rules produced a result. */
   readonly hash: string;
+  /** Rules whose condition uses `filesize`: they only mean something over the whole file. */
+  readonly wholeFileRules: ReadonlySet<string>;
 }
 
 /** The built-in rules and each enterprise tenant's own, compiled once at start. */
@@ -39,6 +41,7 @@ export async function compileDir(dir: string): Promise<CompiledRules> {
   if (files.length === 0) throw new RulesCompileError(dir, undefined, "no .yar files");
   const engine = create();
   const hash = createHash("sha256");
+  const wholeFileRules = new Set<string>();
   for (const name of files) {
     const file = path.join(dir, name);
     const source = await readFile(file, "utf8");
@@ -52,8 +55,15 @@ export async function compileDir(dir: string): Promise<CompiledRules> {
       throw new RulesCompileError(file, lineOf(message), message.split("\n")[0]!);
     }
     hash.update(`${name}\0${source}\0`);
+    for (const rule of rulesUsingFilesize(source)) wholeFileRules.add(rule);
   }
-  return { engine, hash: hash.digest("hex") };
+  return { engine, hash: hash.digest("hex"), wholeFileRules };
+}
+
+/** Identifiers of the rules in `source` whose body mentions `filesize` (a rule ends at the next rule). */
+export function rulesUsingFilesize(source: string): string[] {
+  const rules = [...source.matchAll(/^\s*(?:(?:private|global)\s+)*rule\s+([A-Za-z_]\w*)/gm)];
+  return rules.filter((m, i) => /\bfilesize\b/.test(source.slice(m.index, rules[i + 1]?.index ?? source.length))).map((m) => m[1]!);
 }
 
 function lineOf(message: string, line?: number): number | undefined {

@@ -1,0 +1,156 @@
+/**
+ * `npm run bench`: the appliance end to end over HTTP, with the raw engines on the same files in
+ * the same run, written to bench/results.json and BENCHMARKS.md. Measures:
+ * - files/s and p50/p95/p99 latency (upload start to verdict, `?wait`) at 1, 8 and 32 clients,
+ *   for 128 KB and 20 MB DICOM, gold tier (validation, ClamAV, YARA-X, analysis);
+ * - raw clamd INSTREAM and raw YARA-X over the same files, one at a time, and the ratio;
+ * - peak RSS of the app above idle while a 500 MB enterprise upload streams through;
+ * - time from starting the appliance to its first passing health check, and from restarting the
+ *   app to /health/ready.
+ */
+import { createReadStream, openAsBlob } from "node:fs";
+import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { ClamdClient } from "../app/clamd/clamd-client.ts";
+import { compileDir } from "../app/yara/yara-rules.ts";
+import { BASIC_ELEMENTS, buildDicom, text } from "../test/fixtures/dicom.ts";
+import { Appliance } from "../test/harness/appliance.ts";
+import { ROOT } from "../test/harness/clamd.ts";
+import { eventually } from "../test/harness/service-stack.ts";
+import { formatReport, type Report } from "./report.ts";
+
+const SIZES = [{ label: "128 KB", bytes: 128 * 1024 }, { label: "20 MB", bytes: 20 * 1000 * 1000 }] as const;
+const CLIENTS = [1, 8, 32] as const;
+const quick = process.env.BENCH_QUICK === "true";
+/** Uploads per run: enough for a p99 on small files, bounded for big ones. */
+const uploadsFor = (bytes: number, clients: number) => (quick ? clients * 2 : bytes < 1e6 ? Math.max(60, clients * 8) : Math.max(8, clients * 2));
+const BIG = 500 * 1000 * 1000;
+
+let seq = 0;
+/** A DICOM of about `bytes` with random pixel data (like compressed images) and a UID of its own. */
+function dicomOf(bytes: number, pixels: Buffer): Buffer {
+  const uid = { group: 0x0020, element: 0x000d, vr: "UI", value: text(`1.2.826.0.5.${process.pid}.${++seq}`) };
+  return buildDicom({ elements: [...BASIC_ELEMENTS.filter((e) => e.group !== 0x7fe0), uid, { group: 0x7fe0, element: 0x0010, vr: "OB", value: pixels.subarray(0, bytes - 400) }] });
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+async function upload(base: string, key: string, body: Blob, name: string): Promise<void> {
+  const form = new FormData();
+  form.append("file", body, name);
+  const res = await fetch(`${base}/api/medical-files/upload?wait=120`, { method: "POST", body: form, headers: { authorization: `Bearer ${key}` } });
+  const answer = (await res.json()) as { result?: { status: string } };
+  if (res.status !== 200 || answer.result?.status !== "clean") throw new Error(`bench upload ${name}: ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
+}
+
+async function endToEnd(base: string, key: string, bytes: number, clients: number, pixels: Buffer) {
+  const total = uploadsFor(bytes, clients);
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        next++;
+        const body = new Blob([dicomOf(bytes, pixels)]);
+        const t = performance.now();
+        await upload(base, key, body, "IM0001.dcm");
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { files: total, filesPerSecond: total / seconds, mbPerSecond: (total * bytes) / 1e6 / seconds, p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), p99Ms: percentile(latencies, 99) };
+}
+
+/** Raw engines over files like the uploads, one at a time: seconds per file. */
+async function rawEngines(dir: string, bytes: number, pixels: Buffer, clamd: ClamdClient, rules: Awaited<ReturnType<typeof compileDir>>) {
+  const files: string[] = [];
+  for (let i = 0; i < (bytes < 1e6 ? 40 : 6); i++) {
+    const f = path.join(dir, `raw-${bytes}-${i}.dcm`);
+    await writeFile(f, dicomOf(bytes, pixels));
+    files.push(f);
+  }
+  const time = async (fn: (f: string) => Promise<unknown>) => {
+    await fn(files[0]!);
+    const t = performance.now();
+    for (const f of files) await fn(f);
+    return (performance.now() - t) / 1000 / files.length;
+  };
+  const clamdS = await time((f) => clamd.instream(createReadStream(f, { highWaterMark: 256 * 1024 }), AbortSignal.timeout(120_000)));
+  const yaraS = await time((f) => rules.engine.scanFileAsync(f));
+  return { clamdFilesPerSecond: 1 / clamdS, yaraFilesPerSecond: 1 / yaraS, bothFilesPerSecond: 1 / (clamdS + yaraS) };
+}
+
+function rssKb(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, "utf8").then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0));
+}
+
+/** Streams a 500 MB DICOM from disk through the enterprise tier, sampling the app's RSS every 50 ms. */
+async function bigUpload(appliance: Appliance, key: string, dir: string) {
+  const file = path.join(dir, "big.dcm");
+  const head = buildDicom({ elements: [...BASIC_ELEMENTS.filter((e) => e.group !== 0x7fe0), { group: 0x0020, element: 0x000d, vr: "UI", value: text("1.2.826.0.5.500") }] });
+  const pixelsHeader = Buffer.alloc(12);
+  pixelsHeader.writeUInt16LE(0x7fe0, 0);
+  pixelsHeader.writeUInt16LE(0x0010, 2);
+  pixelsHeader.write("OB", 4, "latin1");
+  const pixelBytes = BIG - head.length - pixelsHeader.length;
+  pixelsHeader.writeUInt32LE(pixelBytes, 8);
+  const handle = await open(file, "w");
+  await handle.write(Buffer.concat([head, pixelsHeader]));
+  const chunk = randomBytes(8 * 1024 * 1024);
+  for (let left = pixelBytes; left > 0; left -= chunk.length) await handle.write(chunk, 0, Math.min(left, chunk.length));
+  await handle.close();
+  const pid = await appliance.pid("scan-daemon");
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleKb = await rssKb(pid);
+  let peakKb = idleKb;
+  const sampler = setInterval(() => void rssKb(pid).then((kb) => (peakKb = Math.max(peakKb, kb))), 50);
+  const t = performance.now();
+  try {
+    await upload(appliance.base, key, await openAsBlob(file), "big.dcm");
+  } finally {
+    clearInterval(sampler);
+  }
+  return { bytes: BIG, seconds: (performance.now() - t) / 1000, idleRssMb: idleKb / 1024, peakRssMb: peakKb / 1024, aboveIdleMb: (peakKb - idleKb) / 1024 };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "msd-bench-"));
+  const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false" });
+  try {
+    const gold = (await appliance.key("bench-gold", "gold")).key;
+    const enterprise = (await appliance.key("bench-enterprise", "enterprise")).key;
+    const clamd = new ClamdClient({ host: "127.0.0.1", port: Number(appliance.env.CLAMAV_PORT), timeoutMs: 120_000 });
+    const rules = await compileDir(path.join(ROOT, "rules/yara"));
+    const pixels = randomBytes(20 * 1000 * 1000);
+    const report: Report = { machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`, date: new Date().toISOString(), sizes: [], bigUpload: undefined!, startup: undefined! };
+    for (const size of SIZES) {
+      const raw = await rawEngines(dir, size.bytes, pixels, clamd, rules);
+      const runs = [];
+      for (const clients of CLIENTS) {
+        const run = await endToEnd(appliance.base, gold, size.bytes, clients, pixels);
+        runs.push({ clients, ...run, ratioToRaw: run.filesPerSecond / raw.bothFilesPerSecond });
+        console.log(`${size.label} × ${clients} clients: ${run.filesPerSecond.toFixed(1)} files/s, p50 ${run.p50Ms.toFixed(0)} ms, p99 ${run.p99Ms.toFixed(0)} ms`);
+      }
+      report.sizes.push({ label: size.label, bytes: size.bytes, raw, runs });
+    }
+    report.bigUpload = await bigUpload(appliance, enterprise, dir);
+    console.log(`500 MB upload: ${report.bigUpload.seconds.toFixed(1)} s, RSS +${report.bigUpload.aboveIdleMb.toFixed(1)} MB above idle`);
+    const restartAt = performance.now();
+    await appliance.run("scripts/appliance-ctl.sh", ["restart", "scan-daemon"]);
+    await eventually(async () => (await fetch(`${appliance.base}/health/ready`).catch(() => null))?.status === 200, 60_000, "the app to be ready again");
+    report.startup = { applianceToHealthyMs: appliance.bootMs, appRestartToReadyMs: performance.now() - restartAt };
+    await writeFile(path.join(ROOT, "bench/results.json"), `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(path.join(ROOT, "BENCHMARKS.md"), formatReport(report));
+    console.log(formatReport(report));
+  } finally {
+    await appliance.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
