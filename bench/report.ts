@@ -19,8 +19,8 @@ export interface Report {
     readonly raw: { readonly clamdFilesPerSecond: number; readonly yaraFilesPerSecond: number; readonly bothFilesPerSecond: number };
     readonly runs: EndToEndRun[];
   }[];
-  bigUpload: { readonly bytes: number; readonly seconds: number; readonly idleRssMb: number; readonly peakRssMb: number; readonly aboveIdleMb: number };
-  startup: { readonly applianceToHealthyMs: number; readonly appRestartToReadyMs: number };
+  readonly bigUpload: { readonly bytes: number; readonly seconds: number; readonly idleRssMb: number; readonly peakRssMb: number; readonly aboveIdleMb: number };
+  readonly startup: { readonly applianceToHealthyMs: number; readonly appRestartToReadyMs: number };
 }
 
 const f1 = (n: number) => n.toFixed(1);

@@ -8,7 +8,7 @@ export interface JsonProblem {
 
 /** Keys that reach an object's prototype when a JavaScript consumer merges the parsed JSON. */
 const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-const LONGEST_KEY = 9;
+const LONGEST_KEY = Math.max(...[...PROTOTYPE_KEYS].map((k) => k.length));
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const ESCAPED: Readonly<Record<number, string>> = { 0x22: '"', 0x5c: "\\", 0x2f: "/", 0x62: "\b", 0x66: "\f", 0x6e: "\n", 0x72: "\r", 0x74: "\t" };

@@ -153,7 +153,8 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
       if (scans === null) problems.push(`${f.fileId}: scans unreadable`);
       else if (scans.length !== 1) problems.push(`${f.fileId}: ${scans.length} results (${scans.map((s) => s.status).join(", ")})`);
       const status = scans?.[0]?.status ?? "none";
-      counts[`${f.kind === "clean" ? "benign" : "malicious"} ${status}`] = (counts[`${f.kind === "clean" ? "benign" : "malicious"} ${status}`] ?? 0) + 1;
+      const bucket = `${f.kind === "clean" ? "benign" : "malicious"} ${status}`;
+      counts[bucket] = (counts[bucket] ?? 0) + 1;
       if (f.kind !== "clean" && status === "clean") problems.push(`${f.fileId} (${f.kind}) is clean`);
     }
     note(`verdicts: ${JSON.stringify(counts)}`);
