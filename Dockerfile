@@ -11,6 +11,12 @@ RUN apt-get update \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# The npm that wrote package-lock.json, whatever npm the base image brings: node:22's npm 10
+# does not follow an npm 11 lockfile (it nests a second @types/koa under @bull-board/koa and
+# tsc then fails). Pinning npm keeps the build reproducible from the lockfile alone, without
+# an `overrides` entry that would have to be kept in step with every dependency update.
+ARG NPM_VERSION=11.19.1
+RUN npm install -g "npm@${NPM_VERSION}" --no-audit --no-fund && npm --version
 # Not `npm ci`: @litko/yara-x lists platform packages that were never published (see .ci/run).
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./

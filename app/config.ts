@@ -22,6 +22,7 @@ const envSchema = z.object({
   CLAMAV_PORT: int(1, 3310).pipe(z.number().max(65535)),
   CLAMAV_TIMEOUT_MS: int(100, 150_000),
   CLAMAV_DB_DIR: z.string().min(1).optional(),
+  CLAMAV_OFFICIAL_DATABASES: bool(true),
   VIRUS_SCANNING_ENABLED: bool(true),
   YARA_RULES_DIR: z.string().min(1).default(path.join(packageRoot, "rules", "yara")),
   YARA_CUSTOM_RULES_DIR: z.string().min(1).optional(),
@@ -106,6 +107,8 @@ export interface Config {
     readonly timeoutMs: number;
     /** clamd's database folder, when this process shares clamd's filesystem (the appliance). */
     readonly dbDir?: string;
+    /** false: only the site's own databases (DatabaseCustomURL, dropped files), which carry no version clamd reports. */
+    readonly officialDatabases: boolean;
   };
   readonly yara: { readonly rulesDir: string; readonly customRulesDir?: string; readonly timeoutMs: number };
   readonly timeouts: { readonly validationMs: number; readonly analysisMs: number };
@@ -200,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.CLAMAV_PORT,
       timeoutMs: e.CLAMAV_TIMEOUT_MS,
       dbDir: e.CLAMAV_DB_DIR ? path.resolve(e.CLAMAV_DB_DIR) : undefined,
+      officialDatabases: e.CLAMAV_OFFICIAL_DATABASES,
     },
     yara: { rulesDir: e.YARA_RULES_DIR, customRulesDir: e.YARA_CUSTOM_RULES_DIR, timeoutMs: e.YARA_TIMEOUT_MS },
     timeouts: { validationMs: e.VALIDATION_TIMEOUT_MS, analysisMs: e.ANALYSIS_TIMEOUT_MS },

@@ -263,7 +263,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   readiness(): Promise<Readiness> {
     const { redis, clamd, engine, store, queue } = this.use();
     const { dataDir, health } = this.config;
-    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), virustotalState: engine?.virustotal?.state, definitionsDir: this.config.clamav.dbDir, ...health });
+    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), virustotalState: engine?.virustotal?.state, definitionsDir: this.config.clamav.dbDir, officialDatabases: this.config.clamav.officialDatabases, ...health });
   }
 
   clamdStatus(): Promise<ClamdStatus> {

@@ -4,8 +4,9 @@
 # present and younger than CLAMAV_DEFINITIONS_MAX_AGE_HOURS, Redis answering PONG, and the
 # app's /health/ready. Prints one line per piece; exits 1 naming every broken one.
 set -uo pipefail
+# Through the link: the image runs it as /usr/local/bin/health-check.sh, a symlink.
 # shellcheck source=scripts/appliance-env.sh
-source "$(dirname "$0")/../scripts/appliance-env.sh"
+source "$(dirname "$(readlink -f "$0")")/../scripts/appliance-env.sh" || { echo "UNHEALTHY: cannot read the appliance's environment"; exit 1; }
 max_age_hours=${CLAMAV_DEFINITIONS_MAX_AGE_HOURS:-72}
 broken=()
 ok() { echo "ok      $1"; }

@@ -6,7 +6,7 @@
 # is the one test for "clamd has something to load".
 # shellcheck disable=SC2034 # the variables are exported for supervisord and its programs
 
-APP_DIR=${APP_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+APP_DIR=${APP_DIR:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)}
 APPLIANCE_HOME=${APPLIANCE_HOME:-$APP_DIR/var}
 mkdir -p "$APPLIANCE_HOME"
 APPLIANCE_HOME=$(cd "$APPLIANCE_HOME" && pwd)

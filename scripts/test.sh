@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The whole suite in one run of Node's test runner: unit tests, then integration tests that
-# start their own clamd on free ports, and appliance tests that run the native appliance
+# `npm test`: the whole suite in one run of Node's test runner: unit tests, then integration
+# tests that start their own clamd on free ports, and appliance tests that run the native appliance
 # under a real supervisord and check the image's files; then, alone so that nothing else competes
 # for the two cores, the chaos run under load (npm run test:load). A missing engine fails the run;
 # nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Like `npm run appliance`, on a machine that has never run the project: the appliance's
+# packages, the ones only the tests use (shellcheck, docker-compose, promtool), node_modules.
+bash scripts/install-packages.sh docker/packages.txt docker/packages-test.txt
+[[ -d node_modules ]] || npm install --no-audit --no-fund
 node --import tsx --test --test-concurrency=2 --test-reporter=spec test/unit/*.test.ts test/integration/*.test.ts test/appliance/*.test.ts
 exec node --import tsx --test --test-reporter=spec test/load/*.test.ts

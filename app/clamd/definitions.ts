@@ -18,7 +18,9 @@ export interface DefinitionsFingerprint {
 }
 
 export interface DefinitionsOnDisk extends DefinitionsFingerprint {
-  /** Only the development signature set: no official main or daily database. */
+  /** An official main or daily database is there. */
+  readonly official: boolean;
+  /** Only the development signature set: no official database and none of the site's own. */
   readonly testOnly: boolean;
 }
 
@@ -40,14 +42,16 @@ export async function fingerprintDefinitions(dir: string): Promise<DefinitionsFi
   return { names, fingerprint: hash.digest("hex").slice(0, 16), newestAt };
 }
 
-/** The fingerprint, and whether the folder holds only the test set (read from the CVD headers), for readiness. */
+/** The fingerprint, and whether the folder holds official databases or only the test set (read from the CVD headers), for readiness. */
 export async function readDefinitions(dir: string): Promise<DefinitionsOnDisk> {
   const found = await fingerprintDefinitions(dir);
   let official = false;
+  let test = 0;
   for (const name of found.names.filter((n) => /^(main|daily)\.c[lvu]d$/.test(n))) {
-    if ((await builder(path.join(dir, name))) !== TEST_DEFINITIONS_BUILDER) official = true;
+    if ((await builder(path.join(dir, name))) === TEST_DEFINITIONS_BUILDER) test++;
+    else official = true;
   }
-  return { ...found, testOnly: found.names.length > 0 && !official };
+  return { ...found, official, testOnly: test > 0 && test === found.names.length };
 }
 
 /** The builder field of a CVD-format header ("ClamAV-VDB:date:version:sigs:level:md5:dsig:builder:time"). */

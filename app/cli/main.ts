@@ -9,6 +9,7 @@ import { createScanEngine } from "../scan-engine.ts";
 import { isTier, TIERS } from "../tiers.ts";
 import { scanFile } from "../yara/scan-windows.ts";
 import { compileDir } from "../yara/yara-rules.ts";
+import { becomeAppUser } from "./app-user.ts";
 import { restartCommand, statusCommand, stopCommand } from "./appliance-commands.ts";
 import { quarantineCommand, queueCommand, startCommand } from "./service-commands.ts";
 import { auditCommand, keysCommand } from "./store-commands.ts";
@@ -31,11 +32,16 @@ Usage:
   scan-daemon rules test FILE [--rules DIR]       run every YARA rule (basic and advanced) over FILE
   scan-daemon help
 
-Tiers: ${TIERS.join(", ")} (default free).`;
+Tiers: ${TIERS.join(", ")} (default free).
+Run as root (docker compose exec), every command but status, stop and restart runs as APP_USER.`;
+
+/** Commands that write the daemon's database, logs or scratch folders; status, stop and restart talk to supervisord as root. */
+const WRITES_APP_FILES = new Set(["start", "keys", "audit", "queue", "quarantine", "scan"]);
 
 export async function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    if (command && WRITES_APP_FILES.has(command)) becomeAppUser();
     switch (command) {
       case "start":
         return await startCommand(out);

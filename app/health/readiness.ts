@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import type { ClamdClient } from "../clamd/clamd-client.ts";
 import { parseVersionReply } from "../clamd/clamd-reply.ts";
-import { readDefinitions } from "../clamd/definitions.ts";
+import { fingerprintDefinitions, readDefinitions } from "../clamd/definitions.ts";
 import { withDeadline } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { SqliteDatabase } from "../store/sqlite.ts";
@@ -31,6 +31,8 @@ export interface ReadinessProbes {
   readonly definitionsMaxAgeMs: number;
   /** clamd's database folder, when this process can read it. */
   readonly definitionsDir?: string;
+  /** false: the site's own databases only; their age is the newest database file's, since clamd's VERSION names none. */
+  readonly officialDatabases: boolean;
   /** When VirusTotal is configured: what its last answer said about our access. */
   readonly virustotalState?: string;
 }
@@ -99,18 +101,26 @@ function checkRedis(p: ReadinessProbes): Promise<Check> {
 async function checkClamd(p: ReadinessProbes): Promise<Check> {
   const s = await probeClamd(p.clamd);
   if (!s.up) return { ok: false, state: "down", error: s.error };
-  if (s.definitionsAgeSeconds === null) return { ok: false, state: "no-definitions-version", version: s.version };
-  const stale = s.definitionsAgeSeconds * 1000 > p.definitionsMaxAgeMs;
-  return { ok: !stale, state: stale ? "stale" : "up", version: s.version, definitionsAgeHours: Math.round(s.definitionsAgeSeconds / 360) / 10 };
+  const ageSeconds = s.definitionsAgeSeconds ?? (p.officialDatabases ? null : await customDefinitionsAgeSeconds(p.definitionsDir));
+  if (ageSeconds === null) return { ok: false, state: p.officialDatabases ? "no-definitions-version" : "no-definitions", version: s.version };
+  const stale = ageSeconds * 1000 > p.definitionsMaxAgeMs;
+  return { ok: !stale, state: stale ? "stale" : "up", version: s.version, definitionsAgeHours: Math.round(ageSeconds / 360) / 10 };
 }
 
-/** The database files themselves: none is not ready; the development set alone is ready, and says so loudly. */
+/** The age of the newest database file, or null when the folder is unknown or holds none. */
+async function customDefinitionsAgeSeconds(dir: string | undefined, now = Date.now()): Promise<number | null> {
+  if (!dir) return null;
+  const { newestAt } = await fingerprintDefinitions(dir);
+  return newestAt === null ? null : Math.max(0, Math.round((now - newestAt) / 1000));
+}
+
+/** The database files themselves: none is not ready; the development set alone is ready, and says so loudly; the site's own (custom) databases are ready. */
 function checkDefinitions(dir: string): Promise<Check> {
   return timed(async () => {
     const d = await readDefinitions(dir);
     if (d.names.length === 0) return { ok: false, state: "missing", dir };
     if (d.testOnly) return { ok: true, state: "test-definitions-only", files: d.names.length, warning: "test definitions only: they detect test files, not malware; production needs freshclam's official databases" };
-    return { ok: true, state: "official", files: d.names.length };
+    return { ok: true, state: d.official ? "official" : "custom", files: d.names.length };
   }, "unreadable");
 }
 

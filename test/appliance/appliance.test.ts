@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -57,7 +57,7 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
     return body.result!;
   };
 
-  it("boots: health-check.sh exits 0, every program RUNNING, EICAR over HTTP is infected, readiness says test definitions only", async () => {
+  it("boots: health-check.sh exits 0, every program RUNNING, EICAR over HTTP is infected, health-check.sh also by a symlink to it", async () => {
     const health = await appliance.run("healthcheck/health-check.sh");
     assert.equal(health.status, 0, health.output);
     assert.match(health.output, /HEALTHY/);
@@ -68,7 +68,19 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
     assert.equal(result.status, "infected");
     assert.ok(result.findings.some((f) => f.engine === "clamav" && /EICAR/i.test(f.id)));
     const ready = (await (await fetch(`${appliance.base}/health/ready`)).json()) as { checks: Record<string, { state: string }> };
-    assert.equal(ready.checks.definitions?.state, "test-definitions-only");
+    // freshclam may already have fetched the site's own database beside the development set.
+    assert.ok(["test-definitions-only", "custom"].includes(ready.checks.definitions!.state), ready.checks.definitions!.state);
+    // The image's /usr/local/bin/health-check.sh is a symlink: the script finds its files through it.
+    const link = path.join(dbDir, "..", `health-check-link-${process.pid}`, "health-check.sh");
+    await mkdir(path.dirname(link), { recursive: true });
+    await symlink(path.join(ROOT, "healthcheck/health-check.sh"), link);
+    try {
+      const byName = await appliance.run(link);
+      assert.equal(byName.status, 0, byName.output);
+      assert.match(byName.output, /^HEALTHY$/m);
+    } finally {
+      await rm(path.dirname(link), { recursive: true, force: true });
+    }
     const status = await appliance.cli(["status"]);
     assert.equal(status.status, 0, status.output);
     assert.match(status.output, /scan-daemon\s+RUNNING/);
@@ -104,6 +116,8 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
       "the canary to be detected",
     );
     assert.ok(infected.findings.some((f) => f.id.includes("Msd.Test.Canary")));
+    const ready = (await (await fetch(`${appliance.base}/health/ready`)).json()) as { checks: Record<string, { state: string }> };
+    assert.equal(ready.checks.definitions?.state, "custom", "the site's own database is there beside the development set");
     assert.deepEqual({ clamd: await appliance.pid("clamd"), app: await appliance.pid("scan-daemon") }, pids, "no restart");
   });
 

@@ -43,6 +43,25 @@ describe("the image's files, checked without a Docker engine", () => {
     assert.deepEqual(native.map((l) => l.trim()), ["bash scripts/install-packages.sh docker/packages.txt"]);
   });
 
+  it("npm test installs, as npm run appliance does, the package of every tool the tests run", () => {
+    const lists = [...read("scripts/test.sh").matchAll(/^bash scripts\/install-packages\.sh (.+)$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    assert.deepEqual(lists, ["docker/packages.txt", "docker/packages-test.txt"]);
+    const installed = new Set(lists.flatMap((list) => read(list).split("\n").filter((l) => l.trim() && !l.startsWith("#"))));
+    const tools = ["/usr/bin/shellcheck", "/usr/bin/docker-compose", "/usr/bin/promtool", "/usr/sbin/clamd", "/usr/bin/freshclam", "/usr/bin/sigtool", "/usr/bin/redis-server", "/usr/bin/supervisord", "/usr/share/clamav-testfiles/clam.exe"];
+    for (const tool of tools) {
+      const owner = run("dpkg", ["-S", tool]).split(":")[0]!;
+      assert.ok(installed.has(owner), `${tool} comes from ${owner}, which scripts/test.sh does not install`);
+    }
+    assert.match(read("scripts/test.sh"), /^\[\[ -d node_modules \]\] \|\| npm install/m);
+  });
+
+  it("the build stage pins the npm that wrote the lockfile before it installs from it", () => {
+    const pin = dockerfile.findIndex((l) => /^RUN npm install -g "npm@\$\{NPM_VERSION\}"/.test(l.trim()));
+    const install = dockerfile.findIndex((l) => l.trim().startsWith("RUN npm install --no-audit"));
+    assert.ok(pin > 0 && pin < install, "npm is pinned before npm install");
+    assert.match(dockerfile.join("\n"), /^ARG NPM_VERSION=11\.\d+\.\d+$/m);
+  });
+
   it("every variable supervisord.conf reads is set by the image and by the native environment", () => {
     const used = new Set([...read("docker/supervisor/supervisord.conf").matchAll(/%\(ENV_(\w+)\)s/g)].map((m) => m[1]!));
     const image = new Set([...dockerfile.join(" ").matchAll(/\b([A-Z][A-Z0-9_]+)=/g)].map((m) => m[1]!));

@@ -65,11 +65,11 @@ export class Appliance {
   }
 
   /**
-   * A script of the package with this appliance's environment. Asynchronous, so that servers
+   * A script of the package (or at an absolute path) with this appliance's environment. Asynchronous, so that servers
    * in the test process (a signature server for freshclam) can answer meanwhile.
    */
   run(script: string, args: readonly string[] = []): Promise<CommandResult> {
-    return this.bash([path.join(ROOT, script), ...args]);
+    return this.bash([path.resolve(ROOT, script), ...args]);
   }
 
   /** `scan-daemon ARGS` as an operator runs it beside the appliance (the built bin, same environment). */

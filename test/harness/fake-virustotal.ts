@@ -7,6 +7,8 @@ export interface RecordedRequest {
   readonly path: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
+  /** The file the request is about, once the fake can tell (an upload_url request: when its upload arrives). */
+  sha256?: string;
 }
 
 export interface BadFile {
@@ -29,7 +31,8 @@ type Send = (status: number, body: object) => void;
  * hashes and 404 NotFoundError for any other, takes uploads (`POST /files`, `upload_url`)
  * whose analyses stay queued for `pollsUntilDone` reads of `GET /analyses/{id}` and then
  * report what `verdicts` holds for the uploaded bytes (known from then on by hash too), and
- * records every request it receives.
+ * records every request it receives, with the file each is about (`requestsFor`), so that a
+ * test can read its own files' requests whatever other scans are doing meanwhile.
  */
 export class FakeVirusTotal {
   readonly requests: RecordedRequest[] = [];
@@ -57,6 +60,11 @@ export class FakeVirusTotal {
     return fake;
   }
 
+  /** The requests about one file, in the order they arrived. */
+  requestsFor(sha256: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.sha256 === sha256);
+  }
+
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/v3`;
   }
@@ -70,7 +78,7 @@ export class FakeVirusTotal {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const recorded = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
+      const recorded: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
       this.requests.push(recorded);
       const send: Send = (status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
       if (req.headers["x-apikey"] !== this.apiKey) return send(401, { error: { code: "WrongCredentialsError", message: "Wrong API key" } });
@@ -88,8 +96,9 @@ export class FakeVirusTotal {
     if (req.method === "GET" && req.path === "/api/v3/files/upload_url") return send(200, { data: `${this.url}/uploads/${this.requests.length}` });
     if (req.method === "POST" && (req.path === "/api/v3/files" || req.path.startsWith("/api/v3/uploads/"))) return send(200, await this.upload(req));
     const analysis = /^\/api\/v3\/analyses\/([^/?]+)$/.exec(req.path);
-    if (req.method === "GET" && analysis) return this.readAnalysis(decodeURIComponent(analysis[1]!), send, notFound);
+    if (req.method === "GET" && analysis) return this.readAnalysis(req, decodeURIComponent(analysis[1]!), send, notFound);
     const file = /^\/api\/v3\/files\/([^/?]+)$/.exec(req.path);
+    if (file) req.sha256 = file[1]!;
     const report = file && req.method === "GET" ? (this.bad.get(file[1]!) ?? this.known.get(file[1]!)) : undefined;
     if (!report) return notFound();
     send(200, { data: { id: file![1], type: "file", links: { self: `${this.url}/files/${file![1]}` }, attributes: { sha256: file![1], last_analysis_stats: stats(report), last_analysis_results: results(report) } } });
@@ -100,14 +109,18 @@ export class FakeVirusTotal {
     const file = form.get("file");
     if (!(file instanceof Blob)) throw new Error("no file field");
     const sha256 = createHash("sha256").update(Buffer.from(await file.arrayBuffer())).digest("hex");
+    req.sha256 = sha256;
+    const viaUrl = /^\/api\/v3\/uploads\/(\d+)$/.exec(req.path);
+    if (viaUrl) this.requests[Number(viaUrl[1]) - 1]!.sha256 = sha256;
     const id = Buffer.from(`${sha256.slice(0, 32)}:${this.analyses.size}`).toString("base64url");
     this.analyses.set(id, { sha256, polls: 0 });
     return { data: { type: "analysis", id, links: { self: `${this.url}/analyses/${id}` } } };
   }
 
-  private readAnalysis(id: string, send: Send, notFound: () => void): void {
+  private readAnalysis(req: RecordedRequest, id: string, send: Send, notFound: () => void): void {
     const analysis = this.analyses.get(id);
     if (!analysis) return notFound();
+    req.sha256 = analysis.sha256;
     const done = ++analysis.polls > this.options.pollsUntilDone;
     const verdict = this.options.verdicts.get(analysis.sha256) ?? { malicious: 0 };
     if (done) this.known.set(analysis.sha256, verdict);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import type { ScanResult } from "../../app/pipeline.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { hl7, plainPdf, png } from "../fixtures/documents.ts";
@@ -33,6 +33,17 @@ describe("VirusTotal uploads, turned on (real app, Redis, clamd; fake v3 server)
     });
     key = await app.key("uploader", "enterprise");
   });
+  // Each case ends only when its follow-up scans have all run, so none reads VirusTotal during the next case.
+  afterEach(async () => {
+    await eventually(
+      async () => {
+        const c = await app.service.daemon.queueCounts();
+        return c.waiting + c.active + c.delayed === 0;
+      },
+      30_000,
+      "the case's scans and follow-ups to finish",
+    );
+  });
   after(async () => {
     await app.close();
     await vt.close();
@@ -44,15 +55,15 @@ describe("VirusTotal uploads, turned on (real app, Redis, clamd; fake v3 server)
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return { fileId: r.body.fileId as string, result: r.body.result as ScanResult };
   };
-  const since = (start: number) => vt.requests.slice(start).map((r) => `${r.method} ${r.path.replace(/\/(uploads|analyses)\/[^/]+$/, "/$1/ID")}`);
+  /** What VirusTotal was asked about one file, whatever else runs meanwhile. */
+  const about = (data: Buffer) => vt.requestsFor(sha256(data)).map((r) => `${r.method} ${r.path.replace(/\/(uploads|analyses)\/[^/]+$/, "/$1/ID")}`);
 
   it("an unknown program is uploaded as <sha256>.bin, its analysis read by follow-up scans with backoff, and the verdict lands", async () => {
-    const start = vt.requests.length;
     const { fileId, result } = await scan(dropper, "SMITH-viewer.exe");
     assert.notEqual(result.status, "clean");
     assert.match(result.engines.virustotal?.error?.message ?? "", /sent to VirusTotal/);
-    assert.deepEqual(since(start), [`GET /api/v3/files/${sha256(dropper)}`, "POST /api/v3/files"]);
-    const sent = vt.requests[start + 1]!;
+    assert.deepEqual(about(dropper).slice(0, 2), [`GET /api/v3/files/${sha256(dropper)}`, "POST /api/v3/files"]);
+    const sent = vt.requestsFor(sha256(dropper))[1]!;
     assert.ok(sent.body.includes(dropper), "the program's bytes, whole");
     assert.ok(sent.body.includes(`filename="${sha256(dropper)}.bin"`));
     assert.ok(!sent.body.includes("SMITH"), "the client's name stays here");
@@ -71,17 +82,17 @@ describe("VirusTotal uploads, turned on (real app, Redis, clamd; fake v3 server)
     const last = followUps.find((s) => s.results.engines.virustotal?.ran && !s.results.engines.virustotal.error)!;
     assert.equal(last.results.status, "infected");
     assert.match(last.results.findings.find((f) => f.engine === "virustotal")!.description, /12 engines.*TrojanDropper/);
-    assert.deepEqual(since(start).slice(2), ["GET /api/v3/analyses/ID", "GET /api/v3/analyses/ID"], "polled, never uploaded twice");
+    assert.deepEqual(about(dropper).slice(2), ["GET /api/v3/analyses/ID", "GET /api/v3/analyses/ID"], "polled, never uploaded twice");
     const [first, second] = followUps.map((s) => Date.parse(s.created_at)).sort((a, b) => a - b);
     assert.ok(second! - first! >= 2 * FOLLOWUP_MS - 50, `backoff: ${second! - first!} ms between reads`);
   });
 
   it("above 32 MB the program goes to a one-time upload_url", async () => {
     const big = peProgram("BIG-1", 33 * 1024 * 1024);
-    const start = vt.requests.length;
     await scan(big, "big.exe");
-    assert.deepEqual(since(start), [`GET /api/v3/files/${sha256(big)}`, "GET /api/v3/files/upload_url", "POST /api/v3/uploads/ID"]);
-    assert.ok(vt.requests[start + 2]!.body.length > big.length);
+    assert.deepEqual(about(big).slice(0, 3), [`GET /api/v3/files/${sha256(big)}`, "GET /api/v3/files/upload_url", "POST /api/v3/uploads/ID"]);
+    assert.ok(vt.requestsFor(sha256(big))[2]!.body.length > big.length);
+    assert.ok(about(big).slice(3).every((r) => r === "GET /api/v3/analyses/ID"), "then only reads of its analysis");
   });
 
   it("DICOM (a PE preamble too), HL7, PDF, images, archives, scripts and programs carrying medical formats: only the SHA-256 leaves", async () => {
@@ -98,7 +109,8 @@ describe("VirusTotal uploads, turned on (real app, Redis, clamd; fake v3 server)
     ];
     const start = vt.requests.length;
     for (const f of files) await scan(f.data, f.name);
-    assert.deepEqual(since(start), files.map((f) => `GET /api/v3/files/${sha256(f.data)}`));
+    for (const f of files) assert.deepEqual(about(f.data), [`GET /api/v3/files/${sha256(f.data)}`], f.name);
+    assert.deepEqual(vt.requests.slice(start).filter((r) => !files.some((f) => r.sha256 === sha256(f.data))), [], "nothing about any other file meanwhile");
     assert.ok(vt.requests.slice(start).every((r) => r.body.length === 0));
   });
 });
