@@ -4,7 +4,7 @@ export type Severity = "info" | "low" | "medium" | "high" | "critical";
 /** What a finding says about the file: infected and suspicious keep it out of reach, info does not. */
 export type FindingVerdict = "infected" | "suspicious" | "info";
 
-/** One finding, as in ARCHITECTURE.md section 4 (engine, id, severity, description, offset) plus verdict and target. */
+/** One finding, as in docs/results.md (engine, id, severity, description, offset) plus verdict and target. */
 export interface Finding {
   readonly engine: EngineName;
   readonly id: string;

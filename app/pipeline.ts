@@ -8,7 +8,7 @@ import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTar
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun, type ScanStatus, type ThreatLevel } from "./scoring.ts";
 import { TIER_POLICIES, type EngineName, type Tier } from "./tiers.ts";
 
-/** The result of ARCHITECTURE.md section 4 (contract), plus the config hash that produced it. */
+/** The result of docs/results.md (contract), plus the config hash that produced it. */
 export interface ScanResult {
   readonly status: ScanStatus;
   readonly threatLevel: ThreatLevel;

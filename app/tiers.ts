@@ -16,7 +16,7 @@ export interface TierPolicy {
 
 const MiB = 1024 * 1024;
 
-/** The tier table of ARCHITECTURE.md section 3 (contract). */
+/** The tier table of docs/tiers.md (contract). */
 export const TIER_POLICIES: Readonly<Record<Tier, TierPolicy>> = {
   free: {
     engines: ["validation", "clamav"],

@@ -3,7 +3,7 @@
 # Debian packages if missing, builds, and runs supervisord in the foreground with the image's
 # own docker/supervisor/supervisord.conf: init-clamav, clamd, freshclam and the app, plus a
 # local redis-server when no Redis is configured. Everything lives under APPLIANCE_HOME
-# (default ./var); ports and paths follow ARCHITECTURE section 7's names, so two appliances
+# (default ./var); ports and paths follow docs/configuration.md's names, so two appliances
 # can run side by side. Ctrl-C or SIGTERM stops every program cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."

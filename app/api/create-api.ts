@@ -18,7 +18,7 @@ export interface Api {
   readonly routers: readonly Router<ApiState>[];
 }
 
-/** The Koa app of ARCHITECTURE section 5: one error middleware first, then the routers. */
+/** The Koa app of docs/api.md: one error middleware first, then the routers. */
 export function createApi(daemon: MedicalFileScanDaemon, metrics: ScanMetrics, log: Logger): Api {
   const app = new Koa<ApiState>({ proxy: false });
   // Koa prints unhandled errors itself; the error middleware already logged what matters.

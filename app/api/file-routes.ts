@@ -7,7 +7,7 @@ import { estimateSeconds } from "./estimate.ts";
 import { uploadRoute } from "./upload-route.ts";
 
 /**
- * The tenant routes of ARCHITECTURE section 5. Every file route looks the file up with the
+ * The tenant routes of docs/api.md. Every file route looks the file up with the
  * caller's user id, so another tenant's file is simply not found (404), never forbidden.
  */
 export function fileRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiState>): Router<ApiState> {

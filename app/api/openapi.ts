@@ -1,5 +1,5 @@
 /**
- * The OpenAPI 3.1 description of ARCHITECTURE section 5, served at /api/openapi.json. A test
+ * The OpenAPI 3.1 description of docs/api.md, served at /api/openapi.json. A test
  * checks it against the routes the app really serves, and validates it against the 3.1 schema.
  */
 

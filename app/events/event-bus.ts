@@ -4,7 +4,7 @@ import type { RedisConnection } from "../redis/redis-connection.ts";
 import type { StatsSnapshot } from "../redis/live-stats.ts";
 
 /**
- * The messages of ARCHITECTURE section 5, plus the owner's id, by which the WebSocket hub
+ * The messages of docs/api.md, plus the owner's id, by which the WebSocket hub
  * decides who may see them. `fileName` goes only to the file's owner.
  */
 export type ScanEvent =

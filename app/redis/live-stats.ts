@@ -1,7 +1,7 @@
 import type { ScanStatus } from "../scoring.ts";
 import type { RedisConnection } from "./redis-connection.ts";
 
-/** The `stats` message of ARCHITECTURE section 5. */
+/** The `stats` message of docs/api.md. */
 export interface StatsSnapshot {
   readonly totalScans: number;
   readonly cleanFiles: number;

@@ -22,7 +22,7 @@ export interface QueueEntry {
   readonly updatedAt: string;
 }
 
-/** A row of scan_results, as the API of ARCHITECTURE section 5 shows it. */
+/** A row of scan_results, as the API of docs/api.md shows it. */
 export interface ScanRecord {
   readonly id: string;
   readonly jobId: string;

@@ -106,7 +106,7 @@ export class WsHub {
   }
 }
 
-/** The message shapes of ARCHITECTURE section 5: the owner's id decided who gets it and stays here. */
+/** The message shapes of docs/api.md: the owner's id decided who gets it and stays here. */
 function outgoing(event: ScanEvent): object {
   switch (event.type) {
     case "scan_progress":
