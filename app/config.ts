@@ -59,6 +59,7 @@ const envSchema = z.object({
   FILE_RETENTION_DAYS: int(0, 30),
   SCAN_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only").default("medical-scans"),
   SCAN_WORKER_CONCURRENCY: int(1, 4),
+  SCAN_ENGINE_THREADS: int(0, 0),
   SCAN_JOB_ATTEMPTS: int(1, 5),
   SCAN_RETRY_DELAY_MS: int(100, 5000),
   SCAN_JOB_TIMEOUT_MS: int(1000, 0),
@@ -113,6 +114,8 @@ export interface Config {
   readonly yara: { readonly rulesDir: string; readonly customRulesDir?: string; readonly timeoutMs: number };
   readonly timeouts: { readonly validationMs: number; readonly analysisMs: number };
   readonly tmpDir: string;
+  /** Worker threads for validation, YARA-X and analysis: enough that no scan waits for another's CPU work. */
+  readonly engineThreads: number;
   readonly allowedFileTypes: readonly FileKind[];
   readonly limits: ScanLimits;
   readonly resultCache: { readonly maxEntries: number; readonly ttlMs: number };
@@ -208,6 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     yara: { rulesDir: e.YARA_RULES_DIR, customRulesDir: e.YARA_CUSTOM_RULES_DIR, timeoutMs: e.YARA_TIMEOUT_MS },
     timeouts: { validationMs: e.VALIDATION_TIMEOUT_MS, analysisMs: e.ANALYSIS_TIMEOUT_MS },
     tmpDir: e.SCAN_TMP_DIR,
+    // Each running scan has at most two engines in threads at once (YARA-X beside analysis).
+    engineThreads: e.SCAN_ENGINE_THREADS || 2 * e.SCAN_WORKER_CONCURRENCY,
     allowedFileTypes: e.ALLOWED_FILE_TYPES,
     limits: {
       archiveMaxEntries: e.ARCHIVE_MAX_ENTRIES,

@@ -1,9 +1,9 @@
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { EngineError } from "./errors/engine-error.ts";
 import { RejectedInputError } from "./errors/rejected-input-error.ts";
 import type { Finding } from "./findings.ts";
 import { ResultCache } from "./result-cache.ts";
-import { scratchDir } from "./storage/scratch.ts";
+import { scratchPath } from "./storage/scratch.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanners/scanner.ts";
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun, type ScanStatus, type ThreatLevel } from "./scoring.ts";
 import { TIER_POLICIES, type EngineName, type Tier } from "./tiers.ts";
@@ -49,17 +49,18 @@ export class ScanPipeline {
 
   async scan(request: ScanRequest, onProgress: ProgressListener = () => {}): Promise<ScanResult> {
     const started = performance.now();
-    let created: Promise<string> | null = null;
-    const workDir = () =>
-      (created ??= scratchDir(this.options.tmpDir, "scan"));
+    // Made only when an engine derives content; an engine thread may make it too, so it is removed either way.
+    const scratch = scratchPath(this.options.tmpDir, "scan");
+    let made: Promise<string> | null = null;
+    const workDir = () => (made ??= mkdir(scratch, { recursive: true, mode: 0o700 }).then(() => scratch));
     try {
-      return await this.run(request, workDir, started, monotonic(onProgress));
+      return await this.run(request, { workDir, workDirPath: scratch }, started, monotonic(onProgress));
     } finally {
-      if (created) await rm(await created, { recursive: true, force: true });
+      await rm(scratch, { recursive: true, force: true });
     }
   }
 
-  private async run(request: ScanRequest, workDir: () => Promise<string>, started: number, progress: ProgressListener): Promise<ScanResult> {
+  private async run(request: ScanRequest, scratch: Pick<ScanContext, "workDir" | "workDirPath">, started: number, progress: ProgressListener): Promise<ScanResult> {
     const names = TIER_POLICIES[request.tier].engines;
     const file: ScanTarget = { label: "file", path: request.path, role: "file" };
     const targets: ScanTarget[] = [file];
@@ -71,7 +72,7 @@ export class ScanPipeline {
     const rest = names.slice(1).filter((n) => this.byName.has(n) || !ADVISORY_ENGINES.includes(n));
     // Versions do not depend on the file: ask for them while validation reads it.
     const versionsAsked = this.versions(rest, request);
-    const validation = await this.runEngine("validation", request, { file, targets, facts, workDir }, (f) => progress(f * share));
+    const validation = await this.runEngine("validation", request, { file, targets, facts, ...scratch }, (f) => progress(f * share));
     engines.validation = validation.run;
     if (validation.outcome) {
       findings.push(...validation.outcome.findings);
@@ -92,7 +93,7 @@ export class ScanPipeline {
         const fractions = rest.map(() => 0);
         const runs = await Promise.all(
           rest.map((name, i) =>
-            this.runEngine(name, request, { file, targets, facts, workDir }, (f) => {
+            this.runEngine(name, request, { file, targets, facts, ...scratch }, (f) => {
               fractions[i] = f;
               progress((1 + fractions.reduce((a, b) => a + b, 0)) * share);
             }, versions.labels[name]),
@@ -149,7 +150,7 @@ export class ScanPipeline {
   private async runEngine(
     name: EngineName,
     request: ScanRequest,
-    state: Pick<ScanContext, "file" | "targets" | "facts" | "workDir">,
+    state: Pick<ScanContext, "file" | "targets" | "facts" | "workDir" | "workDirPath">,
     progress: (fraction: number) => void,
     version?: string,
   ): Promise<{ run: EngineRun; outcome?: ScanOutcome }> {

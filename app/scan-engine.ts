@@ -3,6 +3,7 @@ import { ClamdClient } from "./clamd/clamd-client.ts";
 import type { Config } from "./config.ts";
 import { ScanPipeline } from "./pipeline.ts";
 import { ResultCache } from "./result-cache.ts";
+import { EnginePool, PooledScanner } from "./scan/engine-pool.ts";
 import { AnalysisScanner } from "./scanners/analysis-scanner.ts";
 import { ClamavScanner } from "./scanners/clamav-scanner.ts";
 import type { Scanner } from "./scanners/scanner.ts";
@@ -20,6 +21,9 @@ export interface ScanEngine {
   readonly clamd: ClamdClient;
   readonly rules: YaraRuleBook;
   readonly virustotal?: VirusTotalScanner;
+  readonly pool: Pick<EnginePool, "threadIds">;
+  /** Ends the engine threads; scans still running in them fail. */
+  close(): Promise<void>;
 }
 
 /** Redis, for what engines share between workers (VirusTotal's quota and its answers). */
@@ -30,7 +34,8 @@ export interface SharedState {
 
 /**
  * Builds the scanning core from a validated config: compiles the YARA rules (a rule that does
- * not compile refuses the start) and wires the engines in tier-table order. With
+ * not compile refuses the start), starts the engine threads that validation, YARA-X and
+ * analysis run in, and wires the engines in tier-table order. With
  * VIRUS_SCANNING_ENABLED=false ClamAV is left out, so no result can be clean.
  */
 export async function createScanEngine(config: Config, shared?: SharedState): Promise<ScanEngine> {
@@ -47,12 +52,13 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
           vt.uploadEnabled,
         )
       : undefined;
+  const pool = new EnginePool({ allowedFileTypes: config.allowedFileTypes, limits: config.limits, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
   const scanners: Scanner[] = [
-    new ValidationScanner(config.allowedFileTypes, config.limits),
+    new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits), pool),
     ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),
-    new YaraScanner(rules),
+    new PooledScanner(new YaraScanner(rules), pool),
     ...(virustotal ? [virustotal] : []),
-    new AnalysisScanner(),
+    new PooledScanner(new AnalysisScanner(), pool),
   ];
   const pipeline = new ScanPipeline({
     scanners,
@@ -69,7 +75,7 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
     tmpDir: config.tmpDir,
     configHash: scanConfigHash(config),
   });
-  return { pipeline, clamd, rules, virustotal };
+  return { pipeline, clamd, rules, virustotal, pool, close: () => pool.close() };
 }
 
 export function clamdClientFor(config: Config): ClamdClient {

@@ -17,7 +17,8 @@ import { auditCommand, keysCommand } from "./store-commands.ts";
 const HELP = `scan-daemon — security gate for medical files
 
 Usage:
-  scan-daemon start                               run the HTTP/WebSocket API, scan worker, reconciler and housekeeping in the foreground
+  scan-daemon start [--role all|intake|worker]    in the foreground: the HTTP/WebSocket API and intake, the scan worker with reconciler
+                                                  and housekeeping, or both (default); the appliance runs an intake and a worker
   scan-daemon status                              the appliance's programs (supervisord) and its health check; exit 0 when healthy
   scan-daemon stop                                stop the appliance (every program, then supervisord)
   scan-daemon restart [PROGRAM...]                restart the app (default) or the named programs (clamd, freshclam, all)
@@ -44,7 +45,7 @@ export async function main(argv: string[], out: (line: string) => void = console
     if (command && WRITES_APP_FILES.has(command)) becomeAppUser();
     switch (command) {
       case "start":
-        return await startCommand(out);
+        return await startCommand(rest, out, err);
       case "status":
         return statusCommand(out, err);
       case "stop":
@@ -89,13 +90,17 @@ async function scanCommand(args: string[], out: (line: string) => void, err: (li
     return 2;
   }
   const engine = await createScanEngine(loadConfig());
-  let worst = 0;
-  for (const file of positionals) {
-    const result = await engine.pipeline.scan({ path: path.resolve(file), tier, declaredName: path.basename(file) });
-    out(values.json ? JSON.stringify({ file, ...result }) : humanLine(file, result));
-    worst = Math.max(worst, result.status === "clean" ? 0 : result.status === "error" ? 2 : 1);
+  try {
+    let worst = 0;
+    for (const file of positionals) {
+      const result = await engine.pipeline.scan({ path: path.resolve(file), tier, declaredName: path.basename(file) });
+      out(values.json ? JSON.stringify({ file, ...result }) : humanLine(file, result));
+      worst = Math.max(worst, result.status === "clean" ? 0 : result.status === "error" ? 2 : 1);
+    }
+    return worst;
+  } finally {
+    await engine.close();
   }
-  return worst;
 }
 
 function humanLine(file: string, r: ScanResult): string {

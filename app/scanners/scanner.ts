@@ -51,6 +51,8 @@ export interface ScanContext {
   readonly facts: FileFacts | undefined;
   /** A private folder for this scan, made on first use and removed by the pipeline afterwards. */
   workDir(): Promise<string>;
+  /** The folder workDir() makes, for an engine thread to make it on its own. */
+  readonly workDirPath: string;
   readonly signal: AbortSignal;
   /** Fraction of this engine's work done, 0..1. */
   progress(fraction: number): void;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +13,14 @@ const SEP = "@";
 export async function scratchDir(parent: string, prefix: string): Promise<string> {
   await mkdir(parent, { recursive: true, mode: 0o700 });
   return mkdtemp(path.join(parent, [prefix, os.hostname(), process.pid, ""].join(SEP)));
+}
+
+/**
+ * The name of a scratch folder that is made only if some work needs it (by this process or
+ * one of its threads, which share its pid), and removed afterwards whether or not it was.
+ */
+export function scratchPath(parent: string, prefix: string): string {
+  return path.join(parent, [prefix, os.hostname(), process.pid, randomBytes(6).toString("hex")].join(SEP));
 }
 
 /**

@@ -42,6 +42,7 @@ export async function startScanStack(env: Record<string, string> = {}): Promise<
       },
       scan: (filePath, tier, extra = {}) => engine.pipeline.scan({ path: filePath, tier, declaredName: path.basename(filePath), ...extra }),
       async close() {
+        await engine.close();
         await clamd.destroy();
         await rm(dir, { recursive: true, force: true });
       },
@@ -49,6 +50,16 @@ export async function startScanStack(env: Record<string, string> = {}): Promise<
   } catch (err) {
     await clamd.destroy();
     throw err;
+  }
+}
+
+/** A scanning core of its own for one piece of work, its engine threads ended afterwards. */
+export async function withScanEngine<T>(config: Config, work: (engine: ScanEngine) => Promise<T>): Promise<T> {
+  const engine = await createScanEngine(config);
+  try {
+    return await work(engine);
+  } finally {
+    await engine.close();
   }
 }
 

@@ -6,9 +6,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { loadConfig } from "../../app/config.ts";
-import { createScanEngine } from "../../app/scan-engine.ts";
 import { ROOT } from "../harness/clamd.ts";
-import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
+import { describeResult, startScanStack, withScanEngine, type ScanStack } from "../harness/scan-stack.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 
@@ -112,14 +111,15 @@ describe("scan-daemon scan (CLI) and the result cache", () => {
     const custom = path.join(stack.dir, "custom-rules");
     await mkdir(path.join(custom, "acme"), { recursive: true });
     await writeFile(path.join(custom, "acme", "acme.yar"), 'rule Acme_Forbidden_Marker { meta: severity = "high" verdict = "suspicious" description = "ACME policy" strings: $m = "ACME-FORBIDDEN" condition: $m }\n');
-    const engine = await createScanEngine(loadConfig({ ...env, YARA_CUSTOM_RULES_DIR: custom, SCAN_TMP_DIR: path.join(stack.dir, "custom-work") }));
     const file = await stack.file("note.txt", Buffer.from("Referral note ACME-FORBIDDEN\n"));
-    const acme = await engine.pipeline.scan({ path: file, tier: "enterprise", tenantId: "acme" });
-    assert.equal(acme.status, "suspicious", describeResult(acme));
-    assert.ok(acme.findings.some((f) => f.id === "Acme_Forbidden_Marker" && f.severity === "high"));
-    for (const other of [{ tier: "enterprise" as const, tenantId: "globex" }, { tier: "gold" as const, tenantId: "acme" }]) {
-      assert.equal((await engine.pipeline.scan({ path: file, ...other })).status, "clean", JSON.stringify(other));
-    }
+    await withScanEngine(loadConfig({ ...env, YARA_CUSTOM_RULES_DIR: custom, SCAN_TMP_DIR: path.join(stack.dir, "custom-work") }), async (engine) => {
+      const acme = await engine.pipeline.scan({ path: file, tier: "enterprise", tenantId: "acme" });
+      assert.equal(acme.status, "suspicious", describeResult(acme));
+      assert.ok(acme.findings.some((f) => f.id === "Acme_Forbidden_Marker" && f.severity === "high"));
+      for (const other of [{ tier: "enterprise" as const, tenantId: "globex" }, { tier: "gold" as const, tenantId: "acme" }]) {
+        assert.equal((await engine.pipeline.scan({ path: file, ...other })).status, "clean", JSON.stringify(other));
+      }
+    });
   });
 
   it("reports progress from 0 to 100, rising", async () => {

@@ -9,7 +9,7 @@ import { createScanEngine } from "../../app/scan-engine.ts";
 import { TIERS } from "../../app/tiers.ts";
 import { startBrokenClamd, type Misbehaviour } from "../harness/broken-clamd.ts";
 import { freePort } from "../harness/ports.ts";
-import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
+import { describeResult, startScanStack, withScanEngine, type ScanStack } from "../harness/scan-stack.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 
 describe("fail closed: no definite answer is never clean", () => {
@@ -22,8 +22,8 @@ describe("fail closed: no definite answer is never clean", () => {
   after(() => stack.close());
 
   async function scanAgainst(port: number, timeoutMs = 1500) {
-    const engine = await createScanEngine(loadConfig({ CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(port), CLAMAV_TIMEOUT_MS: String(timeoutMs), SCAN_TMP_DIR: path.join(stack.dir, "work2") }));
-    return Promise.all(TIERS.map((tier) => engine.pipeline.scan({ path: cleanFile, tier })));
+    const config = loadConfig({ CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(port), CLAMAV_TIMEOUT_MS: String(timeoutMs), SCAN_TMP_DIR: path.join(stack.dir, "work2") });
+    return withScanEngine(config, (engine) => Promise.all(TIERS.map((tier) => engine.pipeline.scan({ path: cleanFile, tier }))));
   }
 
   it("the same file is clean against the real clamd (the control)", async () => {
@@ -74,8 +74,8 @@ describe("fail closed: no definite answer is never clean", () => {
   });
 
   it("VIRUS_SCANNING_ENABLED=false: ClamAV is missing, so nothing is clean", async () => {
-    const engine = await createScanEngine(loadConfig({ ...stack.clamd.env(), VIRUS_SCANNING_ENABLED: "false", SCAN_TMP_DIR: path.join(stack.dir, "work3") }));
-    const r = await engine.pipeline.scan({ path: cleanFile, tier: "free" });
+    const config = loadConfig({ ...stack.clamd.env(), VIRUS_SCANNING_ENABLED: "false", SCAN_TMP_DIR: path.join(stack.dir, "work3") });
+    const r = await withScanEngine(config, (engine) => engine.pipeline.scan({ path: cleanFile, tier: "free" }));
     assert.equal(r.status, "error", describeResult(r));
     assert.equal(r.engines.clamav?.error?.code, "ENGINE_NOT_CONFIGURED");
   });
@@ -96,9 +96,9 @@ describe("fail closed: no definite answer is never clean", () => {
   });
 
   it("an engine that overruns its timeout is an error, not a pass", async () => {
-    const engine = await createScanEngine(loadConfig({ ...stack.clamd.env(), YARA_TIMEOUT_MS: "100", SCAN_TMP_DIR: path.join(stack.dir, "work4") }));
+    const config = loadConfig({ ...stack.clamd.env(), YARA_TIMEOUT_MS: "100", SCAN_TMP_DIR: path.join(stack.dir, "work4") });
     const big = await stack.file("big.csv", Buffer.from("a,b,c\n".repeat(20 * 1024 * 1024)));
-    const r = await engine.pipeline.scan({ path: big, tier: "premium" });
+    const r = await withScanEngine(config, (engine) => engine.pipeline.scan({ path: big, tier: "premium" }));
     assert.equal(r.status, "error", describeResult(r));
     assert.equal(r.engines.yara?.error?.code, "ENGINE_TIMEOUT", describeResult(r));
   });

@@ -1,0 +1,85 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { MessageChannel } from "node:worker_threads";
+import { Piscina } from "piscina";
+import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
+import { RejectedInputError, type RejectedInputCode } from "../errors/rejected-input-error.ts";
+import type { EngineVersion, ScanContext, ScanOutcome, ScanRequest, Scanner } from "../scanners/scanner.ts";
+import type { EngineReply, EngineTask, ThreadEngine, ThreadSetup } from "./engine-thread.ts";
+
+const here = fileURLToPath(import.meta.url);
+/** engine-thread.ts from source (tests, tsx), engine-thread.js from the build. */
+const THREAD_FILE = path.join(path.dirname(here), `engine-thread${path.extname(here)}`);
+/** Heap per engine thread: a parse that runs away with memory ends its thread, not the process. */
+const THREAD_HEAP_MB = 512;
+/** Engine threads yield the CPU to the process's own event loop and to intake. */
+const THREAD_NICE = 10;
+
+/**
+ * The worker threads that run validation, YARA-X and analysis. A task whose signal aborts (the
+ * pipeline's deadline for that engine) has its thread terminated and replaced: the runaway
+ * parse stops, and the engine's result is the timeout the pipeline already recorded.
+ */
+export class EnginePool {
+  private readonly piscina: Piscina<EngineTask, EngineReply>;
+
+  constructor(setup: ThreadSetup, threads: number) {
+    this.piscina = new Piscina({
+      filename: THREAD_FILE,
+      workerData: setup,
+      minThreads: Math.min(2, threads),
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+      atomics: "disabled",
+      niceIncrement: THREAD_NICE,
+      resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+    });
+  }
+
+  /** The engine's scan, run in a pool thread; errors come back as the classes the pipeline maps. */
+  async scan(engine: ThreadEngine, ctx: ScanContext): Promise<ScanOutcome> {
+    const { port1, port2 } = new MessageChannel();
+    port1.on("message", (fraction: number) => ctx.progress(fraction));
+    try {
+      const task: EngineTask = { engine, request: ctx.request, file: ctx.file, targets: ctx.targets, facts: ctx.facts, workDirPath: ctx.workDirPath, progress: port2 };
+      const reply = await this.piscina.run(task, { transferList: [port2], signal: ctx.signal });
+      if (reply.ok) return reply.outcome;
+      const { kind, code, message, retryable } = reply.error;
+      if (kind === "engine") throw new EngineError(code as EngineErrorCode, message, retryable);
+      if (kind === "rejected") throw new RejectedInputError(code as RejectedInputCode, message);
+      throw new Error(message);
+    } finally {
+      port1.close();
+    }
+  }
+
+  /** The engine threads running now; a thread ended at a deadline is replaced by a new one. */
+  threadIds(): number[] {
+    return this.piscina.threads.map((t) => t.threadId);
+  }
+
+  close(): Promise<void> {
+    return this.piscina.destroy();
+  }
+}
+
+/** A scanner whose versions are known here and whose scans run in the pool. */
+export class PooledScanner implements Scanner {
+  readonly name: ThreadEngine;
+
+  constructor(
+    private readonly local: Scanner & { readonly name: ThreadEngine },
+    private readonly pool: Pick<EnginePool, "scan">,
+  ) {
+    this.name = local.name;
+  }
+
+  version(request: ScanRequest): Promise<EngineVersion> {
+    return this.local.version(request);
+  }
+
+  scan(ctx: ScanContext): Promise<ScanOutcome> {
+    return this.pool.scan(this.name, ctx);
+  }
+}
