@@ -6,7 +6,7 @@ import { EventBus, type ScanEvent } from "./events/event-bus.ts";
 import { ApiKeys } from "./auth/api-keys.ts";
 import type { ClamdClient } from "./clamd/clamd-client.ts";
 import { openDownload, type Download } from "./downloads.ts";
-import { checkReadiness, probeClamd, type ClamdStatus, type Readiness } from "./health/readiness.ts";
+import { checkReadiness, probeClamd, type ClamdStatus, type Readiness, type ScanWorkerSummary } from "./health/readiness.ts";
 import { createLogger, QUEUE_COMPONENT, type Logger } from "./log.ts";
 import type { ScanResult } from "./pipeline.ts";
 import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
@@ -34,6 +34,8 @@ export interface DaemonOptions {
   readonly log?: Logger;
   /** Called once for each verdict this process records (metrics). */
   readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
+  /** The scan workers of other processes (their reports), for readiness. */
+  readonly workers?: () => Promise<readonly ScanWorkerSummary[]>;
 }
 
 type DaemonEvents = { [K in ScanEvent["type"]]: [Extract<ScanEvent, { type: K }>] };
@@ -113,6 +115,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     if (this.options.worker === false) return;
 
     const engine = await createScanEngine(config, { redis, prefix });
+    this.closers.push(() => engine.close());
     const vt = config.virustotal;
     const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
     const queueLog = log.child(QUEUE_COMPONENT);
@@ -261,9 +264,18 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   }
 
   readiness(): Promise<Readiness> {
-    const { redis, clamd, engine, store, queue } = this.use();
+    const { redis, clamd, store, queue } = this.use();
     const { dataDir, health } = this.config;
-    return checkReadiness({ redisPing: () => redis.ping(), clamd, rules: engine?.rules, db: store.db, dataDir, queueCounts: () => queue.counts(), virustotalState: engine?.virustotal?.state, definitionsDir: this.config.clamav.dbDir, officialDatabases: this.config.clamav.officialDatabases, ...health });
+    const own = this.workerSummary();
+    const workers = async () => [...(own ? [own] : []), ...((await this.options.workers?.()) ?? [])];
+    return checkReadiness({ redisPing: () => redis.ping(), clamd, workers, db: store.db, dataDir, queueCounts: () => queue.counts(), definitionsDir: this.config.clamav.dbDir, officialDatabases: this.config.clamav.officialDatabases, ...health });
+  }
+
+  /** This process's own scan engine, as readiness and the intake see a worker; undefined where nothing scans. */
+  workerSummary(): ScanWorkerSummary | undefined {
+    const engine = this.parts?.engine;
+    if (!engine) return undefined;
+    return { rulesHash: engine.rules.builtIn.hash, tenantRuleSets: engine.rules.tenants.size, virustotalState: engine.virustotal?.state };
   }
 
   clamdStatus(): Promise<ClamdStatus> {

@@ -104,7 +104,7 @@ async function bigUpload(appliance: Appliance, key: string, dir: string) {
   const chunk = randomBytes(8 * 1024 * 1024);
   for (let left = pixelBytes; left > 0; left -= chunk.length) await handle.write(chunk, 0, Math.min(left, chunk.length));
   await handle.close();
-  const pid = await appliance.pid("scan-daemon");
+  const pid = (await appliance.appPids()).worker;
   await new Promise((r) => setTimeout(r, 2000));
   const idleKb = await rssKb(pid);
   let peakKb = idleKb;
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     const big = await bigUpload(appliance, enterprise, dir);
     console.log(`500 MB upload: ${big.seconds.toFixed(1)} s, RSS +${big.aboveIdleMb.toFixed(1)} MB above idle`);
     const restartAt = performance.now();
-    await appliance.run("scripts/appliance-ctl.sh", ["restart", "scan-daemon"]);
+    await appliance.run("scripts/appliance-ctl.sh", ["restart", "scan-daemon:*"]);
     await eventually(async () => (await fetch(`${appliance.base}/health/ready`).catch(() => null))?.status === 200, 60_000, "the app to be ready again");
     const report: Report = {
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,

@@ -31,7 +31,7 @@ export function stopCommand(out: Out, err: Out): number {
   return run("scripts/appliance-ctl.sh", ["shutdown"], out, err);
 }
 
-/** `scan-daemon restart [PROGRAM...]`: the app by default; `all`, `clamd`, `freshclam` as named. */
+/** `scan-daemon restart [PROGRAM...]`: the app (intake and worker) by default; `all`, `clamd`, `freshclam`, `scan-daemon:worker` as named. */
 export function restartCommand(args: readonly string[], out: Out, err: Out): number {
-  return run("scripts/appliance-ctl.sh", ["restart", ...(args.length ? args : ["scan-daemon"])], out, err);
+  return run("scripts/appliance-ctl.sh", ["restart", ...(args.length ? args : ["scan-daemon:*"])], out, err);
 }

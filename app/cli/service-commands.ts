@@ -2,16 +2,27 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { MedicalFileScanDaemon } from "../daemon.ts";
 import { createLogger, logLevelFrom } from "../log.ts";
-import { startScanService } from "../scan-service.ts";
+import { startScanService, type ServiceRole } from "../scan-service.ts";
 
 type Out = (line: string) => void;
 
-/** `scan-daemon start`: the API, worker, reconciler and housekeeping in the foreground until SIGTERM/SIGINT. */
-export async function startCommand(out: Out): Promise<number> {
+const ROLES: readonly ServiceRole[] = ["all", "intake", "worker"];
+
+/**
+ * `scan-daemon start [--role all|intake|worker]`: in the foreground until SIGTERM/SIGINT, the
+ * API and intake, the scan worker with reconciler and housekeeping, or both (the default).
+ */
+export async function startCommand(args: string[], out: Out, err: Out): Promise<number> {
+  const { values } = parseArgs({ args, options: { role: { type: "string", default: "all" } } });
+  const role = values.role as ServiceRole;
+  if (!ROLES.includes(role)) {
+    err(`usage: scan-daemon start [--role ${ROLES.join("|")}]`);
+    return 2;
+  }
   const config = loadConfig();
-  const log = createLogger(logLevelFrom(process.env), config.logDir);
-  const service = await startScanService(config, log);
-  log.info({ pid: process.pid, queue: config.queue.name, concurrency: config.queue.concurrency, port: service.api.port, wsPort: service.api.wsPort }, "daemon started");
+  const log = createLogger(logLevelFrom(process.env), config.logDir).child({ role });
+  const service = await startScanService(config, log, role);
+  log.info({ pid: process.pid, queue: config.queue.name, concurrency: role === "intake" ? 0 : config.queue.concurrency, port: service.api?.port, wsPort: service.api?.wsPort }, "daemon started");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);

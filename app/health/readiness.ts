@@ -5,7 +5,6 @@ import { fingerprintDefinitions, readDefinitions } from "../clamd/definitions.ts
 import { withDeadline } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { SqliteDatabase } from "../store/sqlite.ts";
-import type { YaraRuleBook } from "../yara/yara-rules.ts";
 
 export interface Check {
   readonly ok: boolean;
@@ -22,8 +21,8 @@ export interface Readiness {
 export interface ReadinessProbes {
   redisPing(): Promise<string>;
   readonly clamd: ClamdClient;
-  /** Absent in a process that does not scan. */
-  readonly rules?: YaraRuleBook;
+  /** The scan workers alive now (this process's own engine, or the workers' reports to an intake). */
+  workers(): Promise<readonly ScanWorkerSummary[]>;
   readonly db: SqliteDatabase;
   readonly dataDir: string;
   queueCounts(): Promise<QueueCounts>;
@@ -33,6 +32,12 @@ export interface ReadinessProbes {
   readonly definitionsDir?: string;
   /** false: the site's own databases only; their age is the newest database file's, since clamd's VERSION names none. */
   readonly officialDatabases: boolean;
+}
+
+/** What readiness needs to know of a scan worker. */
+export interface ScanWorkerSummary {
+  readonly rulesHash: string;
+  readonly tenantRuleSets: number;
   /** When VirusTotal is configured: what its last answer said about our access. */
   readonly virustotalState?: string;
 }
@@ -63,19 +68,23 @@ export async function probeClamd(clamd: ClamdClient, now = Date.now()): Promise<
 
 /** Every dependency a scan needs, each named with its state; ready only when all are ok. */
 export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
-  const [redis, clamd, sqlite, disk, queue, definitions] = await Promise.all([
+  const [redis, clamd, sqlite, disk, queue, definitions, workers] = await Promise.all([
     checkRedis(p),
     checkClamd(p),
     checkSqlite(p),
     checkDisk(p),
     checkQueue(p),
     p.definitionsDir ? checkDefinitions(p.definitionsDir) : undefined,
+    withDeadline(p.workers(), PROBE_MS, "the workers' reports").catch(() => []),
   ]);
-  const yara: Check = p.rules
-    ? { ok: true, state: "compiled", rulesHash: p.rules.builtIn.hash.slice(0, 16), tenants: p.rules.tenants.size }
-    : { ok: false, state: "not-loaded" };
+  const worker = workers[0];
+  // The rules are compiled by the scan workers: none alive means nothing accepted gets scanned.
+  const yara: Check = worker
+    ? { ok: true, state: "compiled", rulesHash: worker.rulesHash.slice(0, 16), tenants: worker.tenantRuleSets, workers: workers.length }
+    : { ok: false, state: "no-worker" };
   // VirusTotal is advisory: only a key it refuses needs an operator; quota and outages pass.
-  const virustotal: Check | undefined = p.virustotalState ? { ok: p.virustotalState !== "wrong-credentials", state: p.virustotalState } : undefined;
+  const virustotalState = worker?.virustotalState;
+  const virustotal: Check | undefined = virustotalState ? { ok: virustotalState !== "wrong-credentials", state: virustotalState } : undefined;
   const checks = { redis, clamd, yara, sqlite, disk, queue, ...(definitions ? { definitions } : {}), ...(virustotal ? { virustotal } : {}) };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }

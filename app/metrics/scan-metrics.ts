@@ -1,8 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ScanResult } from "../pipeline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { ScanStatus } from "../scoring.ts";
 import type { Tier } from "../tiers.ts";
+import type { MetricsSnapshot } from "./worker-reports.ts";
 
 export interface MetricsProbes {
   queueCounts(): Promise<QueueCounts>;
@@ -17,7 +18,8 @@ export const OVERALL = "overall";
 /**
  * Prometheus metrics, in a registry of their own (no process-wide default). Scan counts and
  * durations are recorded by the process that wrote the verdict, so instances never double
- * count; queue depth, clamd and definitions are probed when scraped.
+ * count; the process that serves /metrics (with `probes`) adds what the scan workers published
+ * (`peers`) and probes queue depth, clamd and definitions when scraped.
  * `medical_scan_total{engine="overall"}` counts verdicts; other engine labels count what each
  * engine concluded on its own (clean, suspicious, infected, error).
  */
@@ -26,7 +28,11 @@ export class ScanMetrics {
   private readonly scans: Counter<"status" | "tier" | "engine">;
   private readonly durations: Histogram<"tier" | "engine">;
 
-  constructor(probes: MetricsProbes) {
+  constructor(
+    probes?: MetricsProbes,
+    /** The scan workers' latest metrics, for the process that serves /metrics. */
+    private readonly peers?: () => Promise<MetricsSnapshot[]>,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.scans = new Counter({ name: "medical_scan_total", help: "Scans by status, tier and engine", labelNames: ["status", "tier", "engine"], registers });
@@ -37,6 +43,11 @@ export class ScanMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     });
+    if (probes) this.probed(probes);
+  }
+
+  private probed(probes: MetricsProbes): void {
+    const registers = [this.registry];
     new Gauge({
       name: "medical_scan_queue_depth",
       help: "Jobs in the scan queue by state",
@@ -89,8 +100,16 @@ export class ScanMetrics {
     }
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** This process's metrics, as published for the process that serves /metrics. */
+  snapshot(): Promise<object[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+
+  /** This process's metrics plus every scan worker's: counters and histograms summed. */
+  async text(): Promise<string> {
+    const others = (await this.peers?.()) ?? [];
+    if (others.length === 0) return this.registry.metrics();
+    return AggregatorRegistry.aggregate([await this.registry.getMetricsAsJSON(), ...others]).metrics();
   }
 
   get contentType(): string {

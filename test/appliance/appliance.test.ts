@@ -62,7 +62,7 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
     assert.equal(health.status, 0, health.output);
     assert.match(health.output, /HEALTHY/);
     const programs = await appliance.programs();
-    assert.deepEqual(Object.keys(programs).sort(), ["clamd", "freshclam", "init-clamav", "redis", "scan-daemon"]);
+    assert.deepEqual(Object.keys(programs).sort(), ["clamd", "freshclam", "init-clamav", "redis", "scan-daemon:intake", "scan-daemon:worker"]);
     for (const [name, state] of Object.entries(programs)) assert.equal(state, name === "init-clamav" ? "EXITED" : "RUNNING", `${name} is ${state}`);
     const result = await upload(eicar(), "eicar.dcm");
     assert.equal(result.status, "infected");
@@ -83,7 +83,8 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
     }
     const status = await appliance.cli(["status"]);
     assert.equal(status.status, 0, status.output);
-    assert.match(status.output, /scan-daemon\s+RUNNING/);
+    assert.match(status.output, /scan-daemon:intake\s+RUNNING/);
+    assert.match(status.output, /scan-daemon:worker\s+RUNNING/);
   });
 
   it("clamd SIGKILLed: the health check fails naming clamd, supervisord restarts it, the check passes again; nothing uploaded meanwhile is clean", async () => {
@@ -102,7 +103,7 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
 
   it("a definitions update for real: freshclam fetches a new signature (DatabaseCustomURL), clamd reloads, a clean file is now infected, nothing restarted", async () => {
     assert.equal((await upload(canary, "canary.txt")).status, "clean");
-    const pids = { clamd: await appliance.pid("clamd"), app: await appliance.pid("scan-daemon") };
+    const pids = { clamd: await appliance.pid("clamd"), ...(await appliance.appPids()) };
     ndb += `Msd.Test.Canary-1:0:*:${hex(CANARY_MARKER)}\n`;
     const update = await appliance.run("scripts/update-definitions.sh");
     assert.equal(update.status, 0, update.output);
@@ -118,13 +119,15 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
     assert.ok(infected.findings.some((f) => f.id.includes("Msd.Test.Canary")));
     const ready = (await (await fetch(`${appliance.base}/health/ready`)).json()) as { checks: Record<string, { state: string }> };
     assert.equal(ready.checks.definitions?.state, "custom", "the site's own database is there beside the development set");
-    assert.deepEqual({ clamd: await appliance.pid("clamd"), app: await appliance.pid("scan-daemon") }, pids, "no restart");
+    assert.deepEqual({ clamd: await appliance.pid("clamd"), ...(await appliance.appPids()) }, pids, "no restart");
   });
 
   it("SIGTERM stops every program cleanly", async () => {
-    const pids = await Promise.all(["clamd", "freshclam", "redis", "scan-daemon"].map((p) => appliance.pid(p)));
+    const pids = await Promise.all(["clamd", "freshclam", "redis", "scan-daemon:intake", "scan-daemon:worker"].map((p) => appliance.pid(p)));
     const log = await appliance.stop();
-    assert.match(log, /stopped: scan-daemon \(exit status 0\)/);
+    assert.match(log, /stopped: intake \(exit status 0\)/);
+    assert.match(log, /stopped: worker \(exit status 0\)/);
+    assert.ok(log.indexOf("stopped: intake") < log.indexOf("stopped: worker"), "intake stops taking uploads before the worker finishes");
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), "gone");
   });
 });

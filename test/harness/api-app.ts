@@ -1,13 +1,14 @@
 import http from "node:http";
 import { loadConfig } from "../../app/config.ts";
 import { createLogger } from "../../app/log.ts";
+import type { ApiServer } from "../../app/api/api-server.ts";
 import { startScanService, type ScanService } from "../../app/scan-service.ts";
 import type { Role } from "../../app/store/api-key-repo.ts";
 import type { Tier } from "../../app/tiers.ts";
 import type { ServiceStack } from "./service-stack.ts";
 
 export interface ApiApp {
-  readonly service: ScanService;
+  readonly service: ScanService & { readonly api: ApiServer };
   readonly base: string;
   /** ws://… on the API port (/ws) or on SCAN_DAEMON_WS_PORT. */
   wsUrl(on: "api" | "ws-port", token?: string): string;
@@ -18,8 +19,10 @@ export interface ApiApp {
 
 /** `scan-daemon start`'s service (API, worker, WebSockets) in this process, on free ports of the stack. */
 export async function startApiApp(stack: ServiceStack, env: Record<string, string> = {}): Promise<ApiApp> {
-  const service = await startScanService(loadConfig({ ...stack.env, ...env }), createLogger("silent"));
-  const base = `http://127.0.0.1:${service.api.port}`;
+  const started = await startScanService(loadConfig({ ...stack.env, ...env }), createLogger("silent"));
+  const api = started.api!;
+  const service = { ...started, api, close: () => started.close() };
+  const base = `http://127.0.0.1:${api.port}`;
   return {
     service,
     base,

@@ -95,6 +95,11 @@ export class Appliance {
     return Number((await this.run("scripts/appliance-ctl.sh", ["pid", program])).output.trim());
   }
 
+  /** The app's two programs: the intake (API) and the scan worker. */
+  async appPids(): Promise<{ intake: number; worker: number }> {
+    return { intake: await this.pid("scan-daemon:intake"), worker: await this.pid("scan-daemon:worker") };
+  }
+
   private bash(args: readonly string[]): Promise<CommandResult> {
     return new Promise((resolve) => {
       execFile("bash", args, { env: this.env, encoding: "utf8", timeout: 90_000 }, (err, stdout, stderr) => {

@@ -28,7 +28,7 @@ interface Tracked extends BatchFile {
 
 /**
  * Chaos under load against the native appliance: 200 uploads at once, one in ten malicious,
- * while the app (API and worker) is SIGKILLed at random three times, Redis restarts once and
+ * while the app (its intake and its worker) is SIGKILLed at random three times, Redis restarts once and
  * clamd is stopped for 30 s. A client retries what failed with its own fileId, as a PACS
  * gateway would. Afterwards every file has exactly one final result, none malicious is clean,
  * SQLite's integrity check passes and nothing is left in the upload or scan folders.
@@ -55,9 +55,9 @@ describe("chaos under load against the running appliance", { timeout: 900_000 },
     note(`supervisorctl ${args.join(" ")}: ${r.output.trim().replace(/\s+/g, " ")}`);
   };
   const killApp = async () => {
-    const pid = await appliance.pid("scan-daemon");
-    if (pid > 0) process.kill(pid, "SIGKILL");
-    note(`SIGKILL scan-daemon (API and worker), pid ${pid}`);
+    const pids = await appliance.appPids();
+    for (const pid of Object.values(pids)) if (pid > 0) process.kill(pid, "SIGKILL");
+    note(`SIGKILL scan-daemon: intake pid ${pids.intake}, worker pid ${pids.worker}`);
   };
 
   /** Why attempts failed, by reason and by the 5-second window they failed in. */
