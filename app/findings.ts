@@ -14,6 +14,37 @@ export interface Finding {
   readonly offset?: number;
   /** "file" for the upload itself, otherwise the derived content it was found in (inflated dataset, carved executable, archive member). */
   readonly target: string;
+  /** On the first finding of an id found more often than a result lists: how often it was found in all. */
+  readonly occurrences?: number;
+}
+
+/** Findings listed per engine and id; a file can make an engine report one thing a hundred thousand times. */
+export const MAX_FINDINGS_PER_ID = 20;
+/** Descriptions can quote the file (a transfer syntax, a member name): never more than this. */
+export const MAX_DESCRIPTION_CHARS = 300;
+
+/** The first MAX_FINDINGS_PER_ID findings of each engine and id, the first of them counting all; descriptions cut to length. */
+export function capFindings(findings: readonly Finding[]): Finding[] {
+  // A list capped before (in an engine thread) says its total on its first finding.
+  const counts = new Map<string, number>();
+  const said = new Map<string, number>();
+  for (const f of findings) {
+    const key = `${f.engine}\0${f.id}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (f.occurrences) said.set(key, Math.max(said.get(key) ?? 0, f.occurrences));
+  }
+  const listed = new Map<string, number>();
+  const kept: Finding[] = [];
+  for (const f of findings) {
+    const key = `${f.engine}\0${f.id}`;
+    const n = (listed.get(key) ?? 0) + 1;
+    listed.set(key, n);
+    if (n > MAX_FINDINGS_PER_ID) continue;
+    const total = Math.max(counts.get(key)!, said.get(key) ?? 0);
+    const description = f.description.length > MAX_DESCRIPTION_CHARS ? `${f.description.slice(0, MAX_DESCRIPTION_CHARS - 1)}…` : f.description;
+    kept.push(n === 1 && total > MAX_FINDINGS_PER_ID ? { ...f, description, occurrences: total } : description === f.description ? f : { ...f, description });
+  }
+  return kept;
 }
 
 interface Heuristic {

@@ -1,7 +1,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { EngineError } from "./errors/engine-error.ts";
 import { RejectedInputError } from "./errors/rejected-input-error.ts";
-import type { Finding } from "./findings.ts";
+import { capFindings, type Finding } from "./findings.ts";
 import { ResultCache } from "./result-cache.ts";
 import { scratchPath } from "./storage/scratch.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanners/scanner.ts";
@@ -113,11 +113,12 @@ export class ScanPipeline {
       for (const name of rest) engines[name] = { ran: false, ms: 0, error: { code: "SKIPPED", message: "validation did not complete", retryable: false } };
     }
 
-    const verdict = scoreFindings(findings, engines, request.tier);
+    const listed = capFindings(findings);
+    const verdict = scoreFindings(listed, engines, request.tier);
     progress(100);
     return {
       ...verdict,
-      findings,
+      findings: listed,
       engines,
       sha256: facts?.sha256 ?? null,
       fileType: facts?.mime ?? null,

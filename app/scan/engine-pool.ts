@@ -27,9 +27,10 @@ export class EnginePool {
     this.piscina = new Piscina({
       filename: THREAD_FILE,
       workerData: setup,
-      minThreads: Math.min(2, threads),
+      // All started at once and kept (none is above the minimum, so none idles out): a thread's
+      // start (modules, YARA rules) takes longer than a small scan.
+      minThreads: threads,
       maxThreads: threads,
-      idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
       atomics: "disabled",
       niceIncrement: THREAD_NICE,

@@ -4,6 +4,7 @@ import { workerData } from "node:worker_threads";
 import type { ScanLimits } from "../config.ts";
 import { EngineError } from "../errors/engine-error.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
+import { capFindings } from "../findings.ts";
 import { AnalysisScanner } from "../scanners/analysis-scanner.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "../scanners/scanner.ts";
 import { ValidationScanner } from "../scanners/validation-scanner.ts";
@@ -68,7 +69,9 @@ export default async function runEngineTask(task: EngineTask): Promise<EngineRep
     },
   };
   try {
-    return { ok: true, outcome: await (await scanners)[task.engine].scan(ctx) };
+    const outcome = await (await scanners)[task.engine].scan(ctx);
+    // Capped here too, so a hundred thousand findings never cross to the main thread.
+    return { ok: true, outcome: { ...outcome, findings: capFindings(outcome.findings) } };
   } catch (err) {
     if (err instanceof EngineError) return { ok: false, error: { kind: "engine", code: err.code, message: err.message, retryable: err.retryable } };
     if (err instanceof RejectedInputError) return { ok: false, error: { kind: "rejected", code: err.code, message: err.message, retryable: false } };

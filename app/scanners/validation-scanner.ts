@@ -2,6 +2,7 @@ import { open, stat } from "node:fs/promises";
 import type { ScanLimits } from "../config.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { heuristicFinding, type Finding } from "../findings.ts";
+import { TIER_POLICIES } from "../tiers.ts";
 import { guardZip } from "../validation/archive-guard.ts";
 import { detectKind } from "../validation/detect-kind.ts";
 import { inspectDicom } from "../validation/dicom-inspector.ts";
@@ -49,7 +50,9 @@ export class ValidationScanner implements Scanner {
     let dicom: Pick<FileFacts, "dicomPrivateValues" | "dicomDataset"> = {};
 
     if (detected.kind === "dicom") {
-      const inspection = await inspectDicom(file, size, this.limits, ctx.workDir);
+      // What a deflated dataset inflates to counts against the tier's size limit, as the upload did.
+      const limits = { ...this.limits, dicomMaxInflatedBytes: Math.min(this.limits.dicomMaxInflatedBytes, TIER_POLICIES[request.tier].maxFileBytes) };
+      const inspection = await inspectDicom(file, size, limits, ctx.workDir);
       for (const issue of inspection.issues) findings.push(heuristicFinding("validation", issue.id, issue.description, issue));
       artifacts.push(...inspection.artifacts);
       dicom = { dicomPrivateValues: inspection.privateValues, dicomDataset: inspection.dataset };

@@ -71,11 +71,13 @@ export async function inspectDicom(file: ScanTarget, size: number, limits: ScanL
     if (syntax.deflated) {
       const inflated: ScanTarget = { label: "inflated-dataset", path: path.join(await workDir(), "inflated-dataset.bin"), role: "dataset" };
       const failure = await inflateDataset(file.path, meta.datasetStart, inflated.path, limits.dicomMaxInflatedBytes);
-      artifacts.push(inflated);
       if (failure) {
         issues.push({ ...failure, target: file.label });
         walkProblemsMeaningful = false;
+        // A dataset cut at the cap is not scanned further: the verdict is not clean already, and a bomb must not cost more work.
+        if (failure.id === "dicom.inflate-limit") return { transferSyntax: meta.transferSyntax, issues, dataset: file, privateValues: [], artifacts };
       }
+      artifacts.push(inflated);
       const inflatedHandle = await open(inflated.path, "r");
       try {
         const { size: inflatedSize } = await inflatedHandle.stat();
