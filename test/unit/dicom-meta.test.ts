@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
+import type { ScanContext } from "../../app/scanners/scanner.ts";
+import { ValidationScanner } from "../../app/scanners/validation-scanner.ts";
+import type { Tier } from "../../app/tiers.ts";
 import { inspectDicom } from "../../app/validation/dicom-inspector.ts";
+import { FILE_KINDS } from "../../app/validation/file-kinds.ts";
+import { deflateBombDicom } from "../fixtures/adversarial.ts";
 import { BASIC_ELEMENTS, explicitLe, text } from "../fixtures/dicom.ts";
 
 /** A Part 10 file whose transfer syntax element is declared UN and holds `value` (a long UN value is 4-byte length). */
@@ -40,5 +45,29 @@ describe("DICOM file meta: hostile transfer syntax values", () => {
   it("a UID padded with NUL and spaces is read without its padding", async () => {
     const r = await inspect(dicomWithSyntaxValue(Buffer.concat([text("1.2.840.10008.1.2.1"), Buffer.from([0x20, 0, 0x20, 0])])));
     assert.equal(r.transferSyntax, "1.2.840.10008.1.2.1");
+  });
+});
+
+describe("a deflated dataset counts against the tier's size limit", () => {
+  const dirs: string[] = [];
+  after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+  it("11 MiB inflated: over free's 10 MB, not scanned further; within gold's 100 MB, handed on", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-inflate-"));
+    dirs.push(dir);
+    const file = path.join(dir, "deflated.dcm");
+    await writeFile(file, await deflateBombDicom(11 * 1024 * 1024));
+    const scanner = new ValidationScanner(FILE_KINDS, loadConfig({}).limits);
+    const run = async (tier: Tier) => {
+      const work = path.join(dir, tier);
+      const ctx: ScanContext = { request: { path: file, tier }, file: { label: "file", path: file, role: "file" }, targets: [], facts: undefined, workDirPath: work, workDir: async () => (await mkdir(work, { recursive: true }), work), signal: new AbortController().signal, progress: () => {} };
+      return scanner.scan(ctx);
+    };
+    const free = await run("free");
+    assert.ok(free.findings.some((f) => f.id === "dicom.inflate-limit"));
+    assert.deepEqual(free.artifacts, [], "the capped dataset goes to no other engine");
+    const gold = await run("gold");
+    assert.ok(!gold.findings.some((f) => f.id === "dicom.inflate-limit"));
+    assert.deepEqual(gold.artifacts?.map((a) => a.label), ["inflated-dataset"]);
   });
 });
