@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const smallFiles = (count: number) => Array.from({ length: count }, () => dicomOf(SMALL, pixels));
 
     // Warm-up: the first uploads pay for connections and JIT.
-    let nextFree = userOf(free, 50);
+    const nextFree = userOf(free, 50);
     await drive(40, 8, () => upload(nextFree(), dicomOf(SMALL, pixels)));
 
     const raw8files = smallFiles(N);
