@@ -123,14 +123,23 @@ export class ScanWorker {
     }
   }
 
-  /** Every 10 % at most: progress is for people watching, not a log. */
+  /**
+   * Progress is for people watching a long scan, not a log: nothing in a scan's first second
+   * (most scans are over by then), then at most one event a second and every 10 %, and always
+   * the 100 %. Each intermediate event costs two Redis writes (Bull's job and the event bus).
+   */
   private progressReporter(job: ScanJob, file: FileRecord): (percent: number) => void {
-    let sent = -10;
+    const started = performance.now();
+    let sentPercent = -10;
+    let sentAt = started;
     return (percent) => {
-      if (percent < 100 && percent - sent < 10) return;
-      sent = percent;
+      const now = performance.now();
+      if (percent < 100 && (percent - sentPercent < 10 || now - sentAt < PROGRESS_INTERVAL_MS)) return;
+      sentPercent = percent;
+      sentAt = now;
       const event = { type: "scan_progress", jobId: String(job.id), fileId: file.id, userId: file.ownerId, progress: percent } as const;
-      Promise.all([job.progress(percent), this.deps.bus.publish(event)]).catch((err: unknown) => this.deps.log.debug({ err, jobId: job.id }, "progress not sent"));
+      const writes = percent < 100 ? [job.progress(percent), this.deps.bus.publish(event)] : [this.deps.bus.publish(event)];
+      Promise.all(writes).catch((err: unknown) => this.deps.log.debug({ err, jobId: job.id }, "progress not sent"));
     };
   }
 
@@ -144,6 +153,9 @@ export class ScanWorker {
     }
   }
 }
+
+/** Between two progress events of one scan, and before its first. */
+const PROGRESS_INTERVAL_MS = 1000;
 
 /** Retrying helps only when every engine that failed may succeed later (clamd down, a timeout). */
 function worthRetrying(result: ScanResult): boolean {
