@@ -67,7 +67,11 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
     const result = await upload(eicar(), "eicar.dcm");
     assert.equal(result.status, "infected");
     assert.ok(result.findings.some((f) => f.engine === "clamav" && /EICAR/i.test(f.id)));
-    const ready = (await (await fetch(`${appliance.base}/health/ready`)).json()) as { checks: Record<string, { state: string }> };
+    // The verdict was counted by the worker; the intake's /metrics adds what the worker reports.
+    await eventually(async () => /medical_scan_total\{status="infected",tier="gold",engine="overall"\} [1-9]/.test(await (await fetch(`${appliance.base}/metrics`)).text()), 10_000, "the worker's verdict in the intake's /metrics");
+    const ready = (await (await fetch(`${appliance.base}/health/ready`)).json()) as { checks: Record<string, { state: string; workers?: number }> };
+    assert.equal(ready.checks.yara?.state, "compiled");
+    assert.equal(ready.checks.yara?.workers, 1, "the intake knows the worker through its reports");
     // freshclam may already have fetched the site's own database beside the development set.
     assert.ok(["test-definitions-only", "custom"].includes(ready.checks.definitions!.state), ready.checks.definitions!.state);
     // The image's /usr/local/bin/health-check.sh is a symlink: the script finds its files through it.
