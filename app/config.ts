@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors/config-error.ts";
-import { FILE_KINDS, type FileKind } from "./validation/file-kinds.ts";
+import { FILE_KINDS, type FileKind } from "./engines/validation/file-kinds.ts";
 
 const moduleDir = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (rules, scripts, docker/): source runs from app/, the build from dist/app/. */

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { ClamdClient } from "../app/clamd/clamd-client.ts";
+import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import { BASIC_ELEMENTS, buildDicom, text } from "../test/fixtures/dicom.ts";
 import { Appliance } from "../test/harness/appliance.ts";
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from "node:net";
 import type { ApiSettings } from "../config.ts";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import type { Logger } from "../log.ts";
-import type { ScanMetrics } from "../metrics/scan-metrics.ts";
-import { WsHub } from "../ws/ws-hub.ts";
+import type { ScanMetrics } from "../events/scan-metrics.ts";
+import { WsHub } from "../events/ws-hub.ts";
 import { createApi } from "./create-api.ts";
 
 export interface ApiServer {

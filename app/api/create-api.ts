@@ -2,7 +2,7 @@ import type Router from "@koa/router";
 import Koa, { type Middleware } from "koa";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import type { Logger } from "../log.ts";
-import type { ScanMetrics } from "../metrics/scan-metrics.ts";
+import type { ScanMetrics } from "../events/scan-metrics.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import type { ApiState } from "./api-state.ts";
 import { authenticate, requireAdmin } from "./authenticate.ts";

@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
-import type { ScanMetrics } from "../metrics/scan-metrics.ts";
+import type { ScanMetrics } from "../events/scan-metrics.ts";
 import type { ApiState } from "./api-state.ts";
 
 /** Unauthenticated: liveness, readiness with each dependency named, and Prometheus metrics. */

@@ -3,7 +3,7 @@ import { AuthError } from "../errors/auth-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import type { ApiKeyRecord, Role } from "../store/api-key-repo.ts";
 import type { Store } from "../store/store.ts";
-import type { Tier } from "../tiers.ts";
+import type { Tier } from "../verdict/tiers.ts";
 
 /** Who a request acts for, from its API key. */
 export interface Principal {

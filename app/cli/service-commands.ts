@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { MedicalFileScanDaemon } from "../daemon.ts";
 import { createLogger, logLevelFrom } from "../log.ts";
-import { startScanService, type ServiceRole } from "../scan-service.ts";
+import { startScanService, type ServiceRole } from "../service/scan-service.ts";
 
 type Out = (line: string) => void;
 

@@ -3,7 +3,7 @@ import { verifyAuditTrail } from "../audit/audit-verify.ts";
 import { ApiKeys } from "../auth/api-keys.ts";
 import { loadConfig } from "../config.ts";
 import { openStore, type Store } from "../store/store.ts";
-import { isTier, TIERS } from "../tiers.ts";
+import { isTier, TIERS } from "../verdict/tiers.ts";
 
 type Out = (line: string) => void;
 

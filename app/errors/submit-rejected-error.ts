@@ -1,4 +1,4 @@
-import { TIER_POLICIES, type Tier } from "../tiers.ts";
+import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
 
 export type SubmitRejectedCode = "INVALID_REQUEST" | "INVALID_FILE_NAME" | "FILE_TOO_LARGE" | "EMPTY_FILE" | "DAILY_LIMIT" | "INTEGRITY_MISMATCH" | "DUPLICATE_FILE" | "RESCAN_NOT_ALLOWED";
 

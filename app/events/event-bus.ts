@@ -1,7 +1,7 @@
 import type { Logger } from "../log.ts";
-import type { ScanResult } from "../pipeline.ts";
-import type { RedisConnection } from "../redis/redis-connection.ts";
-import type { StatsSnapshot } from "../redis/live-stats.ts";
+import type { ScanResult } from "../scan/pipeline.ts";
+import type { RedisConnection } from "../store/redis-connection.ts";
+import type { StatsSnapshot } from "./live-stats.ts";
 
 /**
  * The messages of docs/api.md, plus the owner's id, by which the WebSocket hub

@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
-import type { ClamdClient } from "../clamd/clamd-client.ts";
-import { parseVersionReply } from "../clamd/clamd-reply.ts";
-import { fingerprintDefinitions, readDefinitions } from "../clamd/definitions.ts";
+import type { ClamdClient } from "../engines/clamav/clamd-client.ts";
+import { parseVersionReply } from "../engines/clamav/clamd-reply.ts";
+import { fingerprintDefinitions, readDefinitions } from "../engines/clamav/definitions.ts";
 import { withDeadline } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { SqliteDatabase } from "../store/sqlite.ts";

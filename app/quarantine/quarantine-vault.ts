@@ -4,7 +4,7 @@ import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fsyncPath, moveDurably } from "../storage/durable-fs.ts";
+import { fsyncPath, moveDurably } from "../intake/durable-fs.ts";
 
 const MAGIC = Buffer.from("MSDQ1");
 const IV_BYTES = 12;

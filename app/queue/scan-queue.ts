@@ -3,7 +3,7 @@ import type { QueueSettings } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../log.ts";
 import type { ScanType } from "../store/scan-repo.ts";
-import { TIER_POLICIES, type Tier } from "../tiers.ts";
+import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
 
 /** What a job carries; the file's current place is looked up again when the job runs. */
 export interface ScanJobData {

@@ -4,13 +4,13 @@ import path from "node:path";
 import { ScanIncompleteError } from "../errors/scan-incomplete-error.ts";
 import type { EventBus } from "../events/event-bus.ts";
 import type { Logger } from "../log.ts";
-import type { ScanPipeline, ScanResult } from "../pipeline.ts";
+import type { ScanPipeline, ScanResult } from "../scan/pipeline.ts";
 import type { Quarantine } from "../quarantine/quarantine.ts";
-import type { LiveStats } from "../redis/live-stats.ts";
-import { scratchDir } from "../storage/scratch.ts";
+import type { LiveStats } from "../events/live-stats.ts";
+import { scratchDir } from "../intake/scratch.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { Store } from "../store/store.ts";
-import type { Tier } from "../tiers.ts";
+import type { Tier } from "../verdict/tiers.ts";
 import type { ScanJob, ScanJobData } from "./scan-queue.ts";
 
 export interface ScanWorkerDeps {

@@ -4,7 +4,7 @@ import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
 import { RejectedInputError, type RejectedInputCode } from "../errors/rejected-input-error.ts";
-import type { EngineVersion, ScanContext, ScanOutcome, ScanRequest, Scanner } from "../scanners/scanner.ts";
+import type { EngineVersion, ScanContext, ScanOutcome, ScanRequest, Scanner } from "./scanner.ts";
 import type { EngineReply, EngineTask, ThreadEngine, ThreadSetup } from "./engine-thread.ts";
 
 const here = fileURLToPath(import.meta.url);

@@ -4,13 +4,13 @@ import { workerData } from "node:worker_threads";
 import type { ScanLimits } from "../config.ts";
 import { EngineError } from "../errors/engine-error.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
-import { capFindings } from "../findings.ts";
-import { AnalysisScanner } from "../scanners/analysis-scanner.ts";
-import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "../scanners/scanner.ts";
-import { ValidationScanner } from "../scanners/validation-scanner.ts";
-import { YaraScanner } from "../scanners/yara-scanner.ts";
-import type { FileKind } from "../validation/file-kinds.ts";
-import { loadRuleBook } from "../yara/yara-rules.ts";
+import { capFindings } from "../verdict/findings.ts";
+import { AnalysisScanner } from "../engines/analysis/analysis-scanner.ts";
+import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
+import { ValidationScanner } from "../engines/validation/validation-scanner.ts";
+import { YaraScanner } from "../engines/yara/yara-scanner.ts";
+import type { FileKind } from "../engines/validation/file-kinds.ts";
+import { loadRuleBook } from "../engines/yara/yara-rules.ts";
 
 /** What every engine thread is started with: enough to build the same scanners as the main thread. */
 export interface ThreadSetup {

@@ -1,4 +1,4 @@
-import type { Tier } from "../tiers.ts";
+import type { Tier } from "../verdict/tiers.ts";
 import type { SqlExecutor } from "./sqlite.ts";
 
 export type Role = "user" | "admin";

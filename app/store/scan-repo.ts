@@ -1,5 +1,5 @@
-import type { ScanResult } from "../pipeline.ts";
-import type { Tier } from "../tiers.ts";
+import type { ScanResult } from "../scan/pipeline.ts";
+import type { Tier } from "../verdict/tiers.ts";
 import type { SqlExecutor } from "./sqlite.ts";
 
 /** followup: a scan again because VirusTotal could not answer the last one. */

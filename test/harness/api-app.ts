@@ -2,9 +2,9 @@ import http from "node:http";
 import { loadConfig } from "../../app/config.ts";
 import { createLogger } from "../../app/log.ts";
 import type { ApiServer } from "../../app/api/api-server.ts";
-import { startScanService, type ScanService } from "../../app/scan-service.ts";
+import { startScanService, type ScanService } from "../../app/service/scan-service.ts";
 import type { Role } from "../../app/store/api-key-repo.ts";
-import type { Tier } from "../../app/tiers.ts";
+import type { Tier } from "../../app/verdict/tiers.ts";
 import type { ServiceStack } from "./service-stack.ts";
 
 export interface ApiApp {

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ClamdClient } from "../../app/clamd/clamd-client.ts";
+import { ClamdClient } from "../../app/engines/clamav/clamd-client.ts";
 import { freePort } from "./ports.ts";
 import { terminate } from "./processes.ts";
 

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../../app/config.ts";
-import type { ScanResult } from "../../app/pipeline.ts";
-import { createScanEngine, type ScanEngine } from "../../app/scan-engine.ts";
-import type { ScanRequest } from "../../app/scanners/scanner.ts";
-import type { Tier } from "../../app/tiers.ts";
+import type { ScanResult } from "../../app/scan/pipeline.ts";
+import { createScanEngine, type ScanEngine } from "../../app/scan/scan-engine.ts";
+import type { ScanRequest } from "../../app/scan/scanner.ts";
+import type { Tier } from "../../app/verdict/tiers.ts";
 import { ClamdInstance } from "./clamd.ts";
 
 export interface ScanStack {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TIERS } from "../../app/tiers.ts";
+import { TIERS } from "../../app/verdict/tiers.ts";
 import { ROOT, TESTFILES_DIR } from "../harness/clamd.ts";
 import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
 

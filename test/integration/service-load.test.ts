@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "redis";
-import { TIERS } from "../../app/tiers.ts";
+import { TIERS } from "../../app/verdict/tiers.ts";
 import { buildDicom, BASIC_ELEMENTS, text } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { zipOf } from "../fixtures/zips.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseInstreamReply, parseVersionReply } from "../../app/clamd/clamd-reply.ts";
+import { parseInstreamReply, parseVersionReply } from "../../app/engines/clamav/clamd-reply.ts";
 
 describe("clamd replies", () => {
   it("only the exact 'stream: OK' is clean", () => {

@@ -4,11 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
-import type { ScanContext } from "../../app/scanners/scanner.ts";
-import { ValidationScanner } from "../../app/scanners/validation-scanner.ts";
-import type { Tier } from "../../app/tiers.ts";
-import { inspectDicom } from "../../app/validation/dicom-inspector.ts";
-import { FILE_KINDS } from "../../app/validation/file-kinds.ts";
+import type { ScanContext } from "../../app/scan/scanner.ts";
+import { ValidationScanner } from "../../app/engines/validation/validation-scanner.ts";
+import type { Tier } from "../../app/verdict/tiers.ts";
+import { inspectDicom } from "../../app/engines/validation/dicom-inspector.ts";
+import { FILE_KINDS } from "../../app/engines/validation/file-kinds.ts";
 import { deflateBombDicom } from "../fixtures/adversarial.ts";
 import { BASIC_ELEMENTS, explicitLe, text } from "../fixtures/dicom.ts";
 

@@ -3,9 +3,9 @@ import { open, writeFile, mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { walkDataset } from "../../app/validation/dicom-walker.ts";
-import { syntaxOf, TS_EXPLICIT_LE, TS_IMPLICIT_LE } from "../../app/validation/dicom-syntax.ts";
-import { FileWindow } from "../../app/validation/file-window.ts";
+import { walkDataset } from "../../app/engines/validation/dicom-walker.ts";
+import { syntaxOf, TS_EXPLICIT_LE, TS_IMPLICIT_LE } from "../../app/engines/validation/dicom-syntax.ts";
+import { FileWindow } from "../../app/engines/validation/file-window.ts";
 import { explicitLe, text } from "../fixtures/dicom.ts";
 
 async function walk(data: Buffer, ts = TS_EXPLICIT_LE, maxDepth = 32) {

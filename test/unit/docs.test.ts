@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { TIER_POLICIES, TIERS } from "../../app/tiers.ts";
+import { TIER_POLICIES, TIERS } from "../../app/verdict/tiers.ts";
 import { ROOT } from "../harness/clamd.ts";
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");

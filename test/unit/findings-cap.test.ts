@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { capFindings, MAX_DESCRIPTION_CHARS, MAX_FINDINGS_PER_ID, type Finding } from "../../app/findings.ts";
+import { capFindings, MAX_DESCRIPTION_CHARS, MAX_FINDINGS_PER_ID, type Finding } from "../../app/verdict/findings.ts";
 
 const finding = (id: string, description = "x", engine: Finding["engine"] = "validation"): Finding => ({ engine, id, severity: "high", verdict: "infected", description, target: "file" });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { heuristicFinding, type Finding } from "../../app/findings.ts";
-import { scoreFindings, STATUS_RECOMMENDATION, type EngineRun } from "../../app/scoring.ts";
+import { heuristicFinding, type Finding } from "../../app/verdict/findings.ts";
+import { scoreFindings, STATUS_RECOMMENDATION, type EngineRun } from "../../app/verdict/scoring.ts";
 
 const ran: EngineRun = { ran: true, ms: 1 };
 const failed: EngineRun = { ran: false, ms: 1, error: { code: "ENGINE_UNAVAILABLE", message: "down", retryable: true } };

@@ -7,8 +7,8 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
-import { fileNameProblem, sanitiseName } from "../../app/storage/sanitise-name.ts";
-import { scratchDir, sweepScratch } from "../../app/storage/scratch.ts";
+import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
+import { scratchDir, sweepScratch } from "../../app/intake/scratch.ts";
 
 describe("sanitiseName", () => {
   const cases: [string, string][] = [

@@ -5,12 +5,12 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
-import { unsafeNameReason } from "../../app/validation/archive-guard.ts";
-import { detectKind } from "../../app/validation/detect-kind.ts";
-import { executableAt, preambleExecutable } from "../../app/validation/executable-header.ts";
-import { claimFromName, kindsFromDeclaredType } from "../../app/validation/file-kinds.ts";
-import { inspectJson } from "../../app/validation/json-inspector.ts";
-import { inspectXml } from "../../app/validation/xml-inspector.ts";
+import { unsafeNameReason } from "../../app/engines/validation/archive-guard.ts";
+import { detectKind } from "../../app/engines/validation/detect-kind.ts";
+import { executableAt, preambleExecutable } from "../../app/engines/validation/executable-header.ts";
+import { claimFromName, kindsFromDeclaredType } from "../../app/engines/validation/file-kinds.ts";
+import { inspectJson } from "../../app/engines/validation/json-inspector.ts";
+import { inspectXml } from "../../app/engines/validation/xml-inspector.ts";
 import { fhirJson, hl7, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 

@@ -3,8 +3,8 @@ import { open, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { scanFile, WINDOW_BYTES } from "../../app/yara/scan-windows.ts";
-import { compileDir, rulesUsingFilesize, type CompiledRules } from "../../app/yara/yara-rules.ts";
+import { scanFile, WINDOW_BYTES } from "../../app/engines/yara/scan-windows.ts";
+import { compileDir, rulesUsingFilesize, type CompiledRules } from "../../app/engines/yara/yara-rules.ts";
 import { ROOT } from "../harness/clamd.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 

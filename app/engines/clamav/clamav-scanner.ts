@@ -1,0 +1,69 @@
+import { createReadStream } from "node:fs";
+import type { ClamdClient } from "./clamd-client.ts";
+import { parseInstreamReply, parseVersionReply } from "./clamd-reply.ts";
+import { fingerprintDefinitions } from "./definitions.ts";
+import { EngineError } from "../../errors/engine-error.ts";
+import type { Finding } from "../../verdict/findings.ts";
+import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "../../scan/scanner.ts";
+
+/** How long clamd may take to reload after its database files change (NotifyClamd, ConcurrentDatabaseReload). */
+const RELOAD_GRACE_MS = 120_000;
+
+/**
+ * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
+ * from it (inflated datasets, carved executables). Detects what the loaded databases know;
+ * misses anything past clamd's limits, which clamd.conf turns into Heuristics.Limits.Exceeded
+ * alerts (reported as suspicious: "could not be fully scanned").
+ */
+export class ClamavScanner implements Scanner {
+  readonly name = "clamav" as const;
+
+  constructor(
+    private readonly clamd: ClamdClient,
+    /** clamd's DatabaseDirectory when this process can read it (CLAMAV_DB_DIR). */
+    private readonly dbDir?: string,
+  ) {}
+
+  /**
+   * Asked anew for every scan (one loopback round trip): the answer is also the proof that
+   * clamd is up, and names the database version clamd has loaded. Without official or
+   * versioned databases clamd names none; then which signatures ran cannot be told and the
+   * result is not cached (the files on disk may be newer than what clamd has loaded).
+   * With the database folder in reach, its fingerprint joins the label: a DatabaseCustomURL
+   * update changes no version clamd reports, and must still end every cached verdict. Until
+   * clamd has had time to reload an update, nothing is cached.
+   */
+  async version(): Promise<EngineVersion> {
+    const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
+    const parsed = parseVersionReply(raw);
+    if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
+    if (!parsed.database) return { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
+    if (!this.dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
+    const defs = await fingerprintDefinitions(this.dbDir);
+    return { label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`, cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS };
+  }
+
+  async scan(ctx: ScanContext): Promise<ScanOutcome> {
+    const findings: Finding[] = [];
+    for (const [i, target] of ctx.targets.entries()) {
+      const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: 256 * 1024 }), ctx.signal);
+      const verdict = parseInstreamReply(raw);
+      if (!verdict) {
+        throw new EngineError("ENGINE_PROTOCOL", `clamd gave no definite answer: ${JSON.stringify(raw.replace(/\0/g, "").slice(0, 200))}`, true);
+      }
+      if (verdict.kind === "found") findings.push(classify(verdict.signature, target.label));
+      ctx.progress((i + 1) / ctx.targets.length);
+    }
+    return { findings };
+  }
+}
+
+function classify(signature: string, target: string): Finding {
+  if (signature.startsWith("Heuristics.Limits.Exceeded") || signature.startsWith("Heuristics.Encrypted")) {
+    return { engine: "clamav", id: signature, severity: "medium", verdict: "suspicious", description: "ClamAV could not fully scan this content (a limit was reached or it is encrypted)", target };
+  }
+  if (signature.startsWith("Heuristics.")) {
+    return { engine: "clamav", id: signature, severity: "high", verdict: "suspicious", description: `ClamAV heuristic ${signature}`, target };
+  }
+  return { engine: "clamav", id: signature, severity: "high", verdict: "infected", description: `ClamAV signature ${signature}`, target };
+}

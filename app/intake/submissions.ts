@@ -1,0 +1,193 @@
+import { randomUUID } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { NotFoundError } from "../errors/not-found-error.ts";
+import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
+import type { Logger } from "../log.ts";
+import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
+import type { DailyCounter } from "./daily-counter.ts";
+import { fsyncPath } from "./durable-fs.ts";
+import type { FileStorage, StoredFile } from "./file-storage.ts";
+import { fileNameProblem, sanitiseName } from "./sanitise-name.ts";
+import type { FileRecord } from "../store/file-repo.ts";
+import type { ScanType } from "../store/scan-repo.ts";
+import type { Store } from "../store/store.ts";
+import { isTier, TIER_POLICIES, type Tier, type TierPolicy } from "../verdict/tiers.ts";
+
+/** The seed's `submitFile` argument. */
+export interface SubmitFileInput {
+  readonly fileId?: string;
+  readonly filePath: string;
+  readonly fileName: string;
+  /** The content type the sender declared (the multipart part's Content-Type); checked against the content. */
+  readonly declaredType?: string;
+  readonly fileSize?: number;
+  /** SHA-256 the sender computed; checked against the bytes received. */
+  readonly fileHash?: string;
+  readonly userTier: Tier;
+  readonly userId: string;
+}
+
+export interface Submitted {
+  readonly fileId: string;
+  readonly jobId: string;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+const SHA256 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Accepting files and queueing scans. SQLite is written before Redis: if the queue add fails,
+ * the reconciler finds the open job and queues it, so an accepted file is never forgotten.
+ */
+export class Submissions {
+  constructor(
+    private readonly store: Store,
+    private readonly storage: FileStorage,
+    private readonly queue: ScanQueue,
+    private readonly daily: DailyCounter,
+    private readonly log: Logger,
+  ) {}
+
+  /** The seed's call: copies the caller's file in (hashing it), then accepts it. */
+  async submitFile(input: SubmitFileInput): Promise<Submitted> {
+    const { fileId, policy } = this.check(input);
+    const info = await stat(input.filePath).catch(() => null);
+    if (!info?.isFile()) throw new SubmitRejectedError("INVALID_REQUEST", "filePath is not a readable file");
+    this.checkSize(info.size, input, policy);
+    await this.checkNew(fileId);
+    return this.accept(fileId, input, policy, () => this.storage.receiveCopy(input.filePath));
+  }
+
+  /**
+   * An upload already streamed into `incoming` and hashed on the way (HTTP). The bytes are
+   * flushed to disk before the file counts as accepted; they are removed if it is refused.
+   */
+  async submitReceived(input: Omit<SubmitFileInput, "filePath">, received: StoredFile): Promise<Submitted> {
+    try {
+      const { fileId, policy } = this.check(input);
+      this.checkSize(received.size, input, policy);
+      await this.checkNew(fileId);
+      return await this.accept(fileId, input, policy, async () => {
+        await fsyncPath(received.path);
+        return received;
+      });
+    } finally {
+      await this.storage.remove(received.path);
+    }
+  }
+
+  private check(input: Omit<SubmitFileInput, "filePath">): { fileId: string; policy: TierPolicy } {
+    const fileId = input.fileId ?? randomUUID();
+    const problem = !isTier(input.userTier)
+      ? "userTier must be one of free, premium, gold, enterprise"
+      : !USER_ID.test(input.userId ?? "")
+        ? "userId must be 1-128 letters, digits or ._@-"
+        : !ID.test(fileId)
+          ? "fileId must be 1-64 letters, digits, _ or -"
+          : input.fileHash !== undefined && !SHA256.test(input.fileHash)
+            ? "fileHash must be a SHA-256 in hex"
+            : null;
+    if (problem) throw new SubmitRejectedError("INVALID_REQUEST", problem);
+    const nameProblem = fileNameProblem(input.fileName ?? "");
+    if (nameProblem) throw new SubmitRejectedError("INVALID_FILE_NAME", `the file name ${nameProblem}`);
+    if ((input.declaredType?.length ?? 0) > 255) throw new SubmitRejectedError("INVALID_REQUEST", "the declared content type is longer than 255 characters");
+    return { fileId, policy: TIER_POLICIES[input.userTier] };
+  }
+
+  private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy): void {
+    if (size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
+    if (size > policy.maxFileBytes) throw SubmitRejectedError.tooLarge(input.userTier);
+    if (input.fileSize !== undefined && input.fileSize !== size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${size} bytes received`);
+  }
+
+  private async checkNew(fileId: string): Promise<void> {
+    if (await this.store.files.exists(fileId)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+  }
+
+  /** Counts the file against the daily limit, stores it, and queues its scan. */
+  private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy, receive: () => Promise<StoredFile>): Promise<Submitted> {
+    const use = await this.daily.consume(input.userId, policy.filesPerDay);
+    if (!use.allowed) throw SubmitRejectedError.dailyLimit(input.userTier, use.retryAfterSeconds);
+    const received = await receive().catch(async (err: unknown) => {
+      await this.daily.release(input.userId);
+      throw err;
+    });
+    let committed = false;
+    try {
+      if (input.fileHash && input.fileHash.toLowerCase() !== received.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
+      const storedPath = this.storage.pathFor(fileId);
+      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), declaredType: input.declaredType ?? null, storedPath, size: received.size, sha256: received.sha256, state: "queued" as const };
+      const jobId = randomUUID();
+      const now = new Date().toISOString();
+      // The primary key decides a race between two submissions of one fileId; only the winner
+      // moves its bytes to the id's path, so the loser cannot overwrite them.
+      await this.store.db
+        .transaction(async (tx) => {
+          await this.store.files.insert(tx, file, now);
+          await this.store.scans.enqueue(tx, jobId, fileId, "upload", input.userTier, now);
+          await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: received.sha256, detail: { jobId, size: received.size, tier: input.userTier } }, now);
+        })
+        .catch((err: unknown) => {
+          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT") throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+          throw err;
+        });
+      committed = true;
+      await this.storage.place(received.path, fileId);
+      await this.addToQueue(jobId, { fileId, storedPath, sha256: received.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
+      return { fileId, jobId };
+    } catch (err) {
+      if (!committed) await this.daily.release(input.userId);
+      throw err;
+    } finally {
+      await this.storage.remove(received.path);
+    }
+  }
+
+  /** A new scan of a stored or quarantined file with the current engines (cache bypassed). */
+  async rescan(file: FileRecord, actor: string, tier: Tier = file.tier): Promise<Submitted> {
+    if (TIER_POLICIES[tier].priority > TIER_POLICIES.premium.priority) throw new SubmitRejectedError("RESCAN_NOT_ALLOWED", "rescans need the premium tier or above");
+    if (!["stored", "released", "quarantined", "queued"].includes(file.state)) throw new NotFoundError("FILE_NOT_FOUND", `file ${file.id} has no content left to scan`);
+    return this.enqueue(file, "rescan", actor, "rescan", tier);
+  }
+
+  /** A scan of the same file later, to ask VirusTotal again: `delayMs`, then twice as long each time; none past `max`. */
+  async followUp(file: FileRecord, data: ScanJobData, delayMs: number, max: number): Promise<void> {
+    const followUps = (data.followUps ?? 0) + 1;
+    // "quarantining": the verdict that asks for the follow-up has just started the move.
+    if (followUps > max || !["stored", "quarantining", "quarantined", "released"].includes(file.state)) return;
+    await this.enqueue(file, "followup", "system", "followup", data.tier, { followUps, delayMs: delayMs * 2 ** (followUps - 1) });
+  }
+
+  /** Queues a job again for a file whose last job went to the failed list. */
+  redrive(file: FileRecord, scanType: ScanType, tier: Tier, actor: string): Promise<Submitted> {
+    return this.enqueue(file, scanType, actor, "job_redrive", tier);
+  }
+
+  private async enqueue(
+    file: FileRecord,
+    scanType: ScanType,
+    actor: string,
+    action: "rescan" | "job_redrive" | "followup",
+    tier: Tier = file.tier,
+    later: { followUps: number; delayMs: number } = { followUps: 0, delayMs: 0 },
+  ): Promise<Submitted> {
+    const jobId = randomUUID();
+    const now = new Date().toISOString();
+    await this.store.db.transaction(async (tx) => {
+      await this.store.scans.enqueue(tx, jobId, file.id, scanType, tier, now);
+      await this.store.audit.append(tx, { actor, action, fileId: file.id, sha256: file.sha256, detail: { jobId } }, now);
+    });
+    await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier, userId: file.ownerId, scanType, followUps: later.followUps }, later.delayMs);
+    return { fileId: file.id, jobId };
+  }
+
+  private async addToQueue(jobId: string, data: ScanJobData, delayMs = 0): Promise<void> {
+    try {
+      await this.queue.add(jobId, data, delayMs);
+    } catch (err) {
+      // Recorded in SQLite already: the reconciler queues it once Redis answers again.
+      this.log.warn({ err, jobId, fileId: data.fileId }, "queue add failed; left to the reconciler");
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { createHash } from "node:crypto";
+import { ClamdClient } from "../engines/clamav/clamd-client.ts";
+import type { Config } from "../config.ts";
+import { ScanPipeline } from "./pipeline.ts";
+import { ResultCache } from "./result-cache.ts";
+import { EnginePool, PooledScanner } from "./engine-pool.ts";
+import { AnalysisScanner } from "../engines/analysis/analysis-scanner.ts";
+import { ClamavScanner } from "../engines/clamav/clamav-scanner.ts";
+import type { Scanner } from "./scanner.ts";
+import { ValidationScanner } from "../engines/validation/validation-scanner.ts";
+import { VirusTotalScanner } from "../engines/virustotal/virustotal-scanner.ts";
+import { YaraScanner } from "../engines/yara/yara-scanner.ts";
+import type { RedisConnection } from "../store/redis-connection.ts";
+import { VirusTotalCache } from "../engines/virustotal/virustotal-cache.ts";
+import { VirusTotalClient } from "../engines/virustotal/virustotal-client.ts";
+import { VirusTotalQuota } from "../engines/virustotal/virustotal-quota.ts";
+import { loadRuleBook, type YaraRuleBook } from "../engines/yara/yara-rules.ts";
+
+export interface ScanEngine {
+  readonly pipeline: ScanPipeline;
+  readonly clamd: ClamdClient;
+  readonly rules: YaraRuleBook;
+  readonly virustotal?: VirusTotalScanner;
+  readonly pool: Pick<EnginePool, "threadIds">;
+  /** Ends the engine threads; scans still running in them fail. */
+  close(): Promise<void>;
+}
+
+/** Redis, for what engines share between workers (VirusTotal's quota and its answers). */
+export interface SharedState {
+  readonly redis: RedisConnection;
+  readonly prefix: string;
+}
+
+/**
+ * Builds the scanning core from a validated config: compiles the YARA rules (a rule that does
+ * not compile refuses the start), starts the engine threads that validation, YARA-X and
+ * analysis run in, and wires the engines in tier-table order. With
+ * VIRUS_SCANNING_ENABLED=false ClamAV is left out, so no result can be clean.
+ */
+export async function createScanEngine(config: Config, shared?: SharedState): Promise<ScanEngine> {
+  const rules = await loadRuleBook(config.yara.rulesDir, config.yara.customRulesDir);
+  const clamd = clamdClientFor(config);
+  const vt = config.virustotal;
+  const virustotal =
+    vt && shared
+      ? new VirusTotalScanner(
+          new VirusTotalClient({ baseUrl: vt.baseUrl, apiKey: vt.apiKey, timeoutMs: vt.timeoutMs, uploadTimeoutMs: vt.uploadTimeoutMs }),
+          new VirusTotalQuota(shared.redis, shared.prefix, { perMinute: vt.perMinute, perDay: vt.perDay }),
+          new VirusTotalCache(shared.redis, shared.prefix, vt.cacheTtlSeconds),
+          vt.thresholds,
+          vt.uploadEnabled,
+        )
+      : undefined;
+  const pool = new EnginePool({ allowedFileTypes: config.allowedFileTypes, limits: config.limits, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
+  const scanners: Scanner[] = [
+    new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits), pool),
+    ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),
+    new PooledScanner(new YaraScanner(rules), pool),
+    ...(virustotal ? [virustotal] : []),
+    new PooledScanner(new AnalysisScanner(), pool),
+  ];
+  const pipeline = new ScanPipeline({
+    scanners,
+    timeoutsMs: {
+      validation: config.timeouts.validationMs,
+      // Above clamd's own timeout so that clamd's answer, not ours, decides when it is slow.
+      clamav: config.clamav.timeoutMs + 1000,
+      yara: config.yara.timeoutMs,
+      analysis: config.timeouts.analysisMs,
+      // A lookup, and with uploads an upload URL and the upload itself.
+      virustotal: vt ? (vt.uploadEnabled ? 2 * vt.timeoutMs + vt.uploadTimeoutMs : vt.timeoutMs) + 1000 : 0,
+    },
+    cache: new ResultCache(config.resultCache.maxEntries, config.resultCache.ttlMs),
+    tmpDir: config.tmpDir,
+    configHash: scanConfigHash(config),
+  });
+  return { pipeline, clamd, rules, virustotal, pool, close: () => pool.close() };
+}
+
+export function clamdClientFor(config: Config): ClamdClient {
+  return new ClamdClient({ host: config.clamav.host, port: config.clamav.port, timeoutMs: config.clamav.timeoutMs });
+}
+
+/** Only what changes a verdict: secrets and service settings stay out of results. */
+function scanConfigHash(config: Config): string {
+  const { clamav, yara, timeouts, allowedFileTypes, limits } = config;
+  const virustotal = config.virustotal?.thresholds ?? null;
+  return createHash("sha256").update(JSON.stringify({ clamav, yara, timeouts, allowedFileTypes, limits, virustotal })).digest("hex").slice(0, 16);
+}
