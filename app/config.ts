@@ -3,7 +3,22 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors/config-error.ts";
-import { FILE_KINDS, type FileKind } from "./engines/validation/file-kinds.ts";
+
+/** The content types the allow-list (ALLOWED_FILE_TYPES) can name; validation tells them apart. */
+export const FILE_KINDS = [
+  "dicom",
+  "pdf",
+  "jpeg",
+  "png",
+  "tiff",
+  "hl7v2",
+  "fhir-json",
+  "fhir-xml",
+  "text",
+  "csv",
+  "zip",
+] as const;
+export type FileKind = (typeof FILE_KINDS)[number];
 
 const moduleDir = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (rules, scripts, docker/): source runs from app/, the build from dist/app/. */

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../app/config.ts";
-import { createScanEngine } from "../app/scan/scan-engine.ts";
+import { createScanEngine } from "../app/scan-engine.ts";
 import type { Tier } from "../app/verdict/tiers.ts";
 import { digestFile, type FileDigest } from "../app/engines/validation/file-digest.ts";
 import { compileDir } from "../app/engines/yara/yara-rules.ts";

@@ -1,14 +1,8 @@
 import type { Middleware } from "koa";
-import type { ApiKeys } from "../auth/api-keys.ts";
+import { bearerToken, type ApiKeys } from "../auth/api-keys.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";
 import { routeOf } from "./error-middleware.ts";
-
-/** `Authorization: Bearer <key>`; anything else is no key. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const m = /^Bearer ([^\s]+)$/i.exec(header ?? "");
-  return m?.[1];
-}
 
 /** Runs before any body is read, so that an upload is limited by its sender's tier while it streams. */
 export function authenticate(keys: ApiKeys): Middleware<ApiState> {

@@ -4,7 +4,7 @@ import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
-import { scratchDir } from "../intake/scratch.ts";
+import { scratchDir } from "../scan/scratch.ts";
 import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";

@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
 import readline from "node:readline";
 import type { AuditRow } from "../store/audit-repo.ts";
-import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "./audit-line.ts";
+import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "../store/audit-line.ts";
 
 export interface AuditReport {
   readonly ok: boolean;

@@ -6,6 +6,12 @@ import type { Store } from "../store/store.ts";
 import type { Tier } from "../verdict/tiers.ts";
 
 /** Who a request acts for, from its API key. */
+/** `Authorization: Bearer <key>`; anything else is no key. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^Bearer ([^\s]+)$/i.exec(header ?? "");
+  return m?.[1];
+}
+
 export interface Principal {
   readonly keyId: string;
   readonly userId: string;

@@ -1,5 +1,5 @@
 import type { Logger } from "../log.ts";
-import type { ScanResult } from "../scan/pipeline.ts";
+import type { ScanResult } from "../verdict/scan-result.ts";
 import type { RedisConnection } from "../store/redis-connection.ts";
 import type { StatsSnapshot } from "./live-stats.ts";
 

@@ -1,12 +1,12 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { ScanResult } from "../scan/pipeline.ts";
-import type { QueueCounts } from "../queue/scan-queue.ts";
+import type { ScanResult } from "../verdict/scan-result.ts";
 import type { ScanStatus } from "../verdict/scoring.ts";
 import type { Tier } from "../verdict/tiers.ts";
 import type { MetricsSnapshot } from "./worker-reports.ts";
 
 export interface MetricsProbes {
-  queueCounts(): Promise<QueueCounts>;
+  /** Jobs by state (waiting, active, ...). */
+  queueCounts(): Promise<Readonly<Record<string, number>>>;
   /** clamd's PING and the age of the definitions it has loaded (null when it names none). */
   clamd(): Promise<{ up: boolean; definitionsAgeSeconds: number | null }>;
   webSocketClients(): number;

@@ -1,8 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
-import { bearerToken } from "../api/authenticate.ts";
-import type { ApiKeys, Principal } from "../auth/api-keys.ts";
+import { bearerToken, type ApiKeys, type Principal } from "../auth/api-keys.ts";
 import { AuthError } from "../errors/auth-error.ts";
 import type { ScanEvent } from "./event-bus.ts";
 import type { Logger } from "../log.ts";

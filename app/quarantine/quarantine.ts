@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { NotFoundError } from "../errors/not-found-error.ts";
-import type { ScanResult } from "../scan/pipeline.ts";
+import type { ScanResult } from "../verdict/scan-result.ts";
 import { moveDurably } from "../intake/durable-fs.ts";
 import type { FileStorage } from "../intake/file-storage.ts";
 import type { FileRecord } from "../store/file-repo.ts";

@@ -19,13 +19,13 @@ export interface ScanJobData {
 
 export type ScanJob = Bull.Job<ScanJobData>;
 
-export interface QueueCounts {
+export type QueueCounts = {
   readonly waiting: number;
   readonly active: number;
   readonly completed: number;
   readonly failed: number;
   readonly delayed: number;
-}
+};
 
 export interface FailedJob {
   readonly jobId: string;

@@ -1,15 +1,36 @@
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { MessageChannel } from "node:worker_threads";
+import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
 import { RejectedInputError, type RejectedInputCode } from "../errors/rejected-input-error.ts";
-import type { EngineVersion, ScanContext, ScanOutcome, ScanRequest, Scanner } from "./scanner.ts";
-import type { EngineReply, EngineTask, ThreadEngine, ThreadSetup } from "./engine-thread.ts";
+import type { FileKind, ScanLimits } from "../config.ts";
+import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
 
-const here = fileURLToPath(import.meta.url);
-/** engine-thread.ts from source (tests, tsx), engine-thread.js from the build. */
-const THREAD_FILE = path.join(path.dirname(here), `engine-thread${path.extname(here)}`);
+/** What every engine thread is started with: enough to build the same scanners as the main thread. */
+export interface ThreadSetup {
+  readonly allowedFileTypes: readonly FileKind[];
+  readonly limits: ScanLimits;
+  readonly rulesDir: string;
+  readonly customRulesDir?: string;
+}
+
+export type ThreadEngine = "validation" | "yara" | "analysis";
+
+export interface EngineTask {
+  readonly engine: ThreadEngine;
+  readonly request: ScanRequest;
+  readonly file: ScanTarget;
+  readonly targets: readonly ScanTarget[];
+  readonly facts: FileFacts | undefined;
+  readonly workDirPath: string;
+  /** Receives the engine's progress as a fraction, at most once per percent. */
+  readonly progress: MessagePort;
+}
+
+/** Errors do not cross threads with their class: they come back as data and are made again. */
+export type EngineReply =
+  | { readonly ok: true; readonly outcome: ScanOutcome }
+  | { readonly ok: false; readonly error: { readonly kind: "engine" | "rejected" | "other"; readonly code: string; readonly message: string; readonly retryable: boolean } };
+
 /** Heap per engine thread: a parse that runs away with memory ends its thread, not the process. */
 const THREAD_HEAP_MB = 512;
 /** Engine threads yield the CPU to the process's own event loop and to intake. */
@@ -23,9 +44,10 @@ const THREAD_NICE = 10;
 export class EnginePool {
   private readonly piscina: Piscina<EngineTask, EngineReply>;
 
-  constructor(setup: ThreadSetup, threads: number) {
+  /** `threadFile`: the module a thread runs (service/engine-thread), whose default export takes an EngineTask. */
+  constructor(threadFile: string, setup: ThreadSetup, threads: number) {
     this.piscina = new Piscina({
-      filename: THREAD_FILE,
+      filename: threadFile,
       workerData: setup,
       // All started at once and kept (none is above the minimum, so none idles out): a thread's
       // start (modules, YARA rules) takes longer than a small scan.

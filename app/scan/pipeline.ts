@@ -3,24 +3,11 @@ import { EngineError } from "../errors/engine-error.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings, type Finding } from "../verdict/findings.ts";
 import { ResultCache } from "./result-cache.ts";
-import { scratchPath } from "../intake/scratch.ts";
+import { scratchPath } from "./scratch.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
-import { ADVISORY_ENGINES, scoreFindings, type EngineRun, type ScanStatus, type ThreatLevel } from "../verdict/scoring.ts";
+import type { ScanResult } from "../verdict/scan-result.ts";
+import { ADVISORY_ENGINES, scoreFindings, type EngineRun } from "../verdict/scoring.ts";
 import { TIER_POLICIES, type EngineName, type Tier } from "../verdict/tiers.ts";
-
-/** The result of docs/results.md (contract), plus the config hash that produced it. */
-export interface ScanResult {
-  readonly status: ScanStatus;
-  readonly threatLevel: ThreatLevel;
-  readonly confidence: number;
-  readonly findings: readonly Finding[];
-  readonly recommendations: readonly string[];
-  readonly engines: Readonly<Partial<Record<EngineName, EngineRun>>>;
-  readonly sha256: string | null;
-  readonly fileType: string | null;
-  readonly scanTimeMs: number;
-  readonly configHash: string;
-}
 
 export interface PipelineOptions {
   /** In tier-table order; validation first. */

@@ -1,7 +1,13 @@
-import type { FileKind } from "../engines/validation/file-kinds.ts";
-import type { ValueRef } from "../engines/validation/dicom-walker.ts";
+import type { FileKind } from "../config.ts";
 import type { EngineName, Tier } from "../verdict/tiers.ts";
 import type { Finding } from "../verdict/findings.ts";
+
+/** An element value inside a DICOM dataset, by tag and position. */
+export interface ValueRef {
+  readonly tag: string;
+  readonly offset: number;
+  readonly length: number;
+}
 
 /** Content an engine scans: the upload itself or something derived from it. */
 export interface ScanTarget {

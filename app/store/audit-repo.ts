@@ -1,5 +1,5 @@
-import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "../audit/audit-line.ts";
-import type { AuditLogFile } from "../audit/audit-log-file.ts";
+import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "./audit-line.ts";
+import type { AuditLogFile } from "./audit-log-file.ts";
 import type { SqlExecutor, SqliteDatabase, Transaction } from "./sqlite.ts";
 
 export type AuditAction =

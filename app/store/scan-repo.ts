@@ -1,4 +1,4 @@
-import type { ScanResult } from "../scan/pipeline.ts";
+import type { ScanResult } from "../verdict/scan-result.ts";
 import type { Tier } from "../verdict/tiers.ts";
 import type { SqlExecutor } from "./sqlite.ts";
 

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError } from "../errors/config-error.ts";
-import { AuditLogFile } from "../audit/audit-log-file.ts";
+import { AuditLogFile } from "./audit-log-file.ts";
 import { ApiKeyRepo } from "./api-key-repo.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { FileRepo } from "./file-repo.ts";

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { TIER_POLICIES } from "../../app/verdict/tiers.ts";
 import { adversarialFiles, type AdversarialFile } from "../fixtures/adversarial.ts";
 import { BASIC_ELEMENTS, buildDicom, text } from "../fixtures/dicom.ts";

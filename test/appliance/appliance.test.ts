@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { Appliance } from "../harness/appliance.ts";

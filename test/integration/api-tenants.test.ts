@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { createClient } from "redis";
 import { WebSocket } from "ws";
-import { AUDIT_LOG_NAME } from "../../app/audit/audit-log-file.ts";
+import { AUDIT_LOG_NAME } from "../../app/store/audit-log-file.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { call, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";

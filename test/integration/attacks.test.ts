@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { TIERS, type Tier } from "../../app/verdict/tiers.ts";
 import { CLAM_EXE } from "../harness/clamd.ts";
 import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";

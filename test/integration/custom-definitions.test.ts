@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { call, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";
 import { CLAM_EXE } from "../harness/clamd.ts";

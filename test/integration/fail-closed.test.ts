@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { RulesCompileError } from "../../app/errors/rules-compile-error.ts";
-import { createScanEngine } from "../../app/scan/scan-engine.ts";
+import { createScanEngine } from "../../app/scan-engine.ts";
 import { TIERS } from "../../app/verdict/tiers.ts";
 import { startBrokenClamd, type Misbehaviour } from "../harness/broken-clamd.ts";
 import { freePort } from "../harness/ports.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { loadConfig } from "../../app/config.ts";
-import { createScanEngine, type ScanEngine } from "../../app/scan/scan-engine.ts";
+import { createScanEngine, type ScanEngine } from "../../app/scan-engine.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
 import { eventually } from "../harness/service-stack.ts";

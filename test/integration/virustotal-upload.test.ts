@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { hl7, plainPdf, png } from "../fixtures/documents.ts";
 import { peProgram } from "../fixtures/programs.ts";

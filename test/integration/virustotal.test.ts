@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { BASIC_ELEMENTS, buildDicom, text } from "../fixtures/dicom.ts";
 import { hl7, plainPdf } from "../fixtures/documents.ts";
 import { call, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";

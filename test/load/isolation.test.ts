@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import type { ScanResult } from "../../app/scan/pipeline.ts";
+import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { buildDicom, text } from "../fixtures/dicom.ts";
 import { deflateBombDicom, executableElementsDicom, longMetaDicom } from "../fixtures/hostile.ts";
 import { Appliance } from "../harness/appliance.ts";

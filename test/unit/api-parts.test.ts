@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { bearerToken } from "../../app/api/authenticate.ts";
+import { bearerToken } from "../../app/auth/api-keys.ts";
 import { toApiError } from "../../app/api/error-middleware.ts";
 import { AuthError } from "../../app/errors/auth-error.ts";
 import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";

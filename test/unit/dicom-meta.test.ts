@@ -3,12 +3,11 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { loadConfig } from "../../app/config.ts";
+import { FILE_KINDS, loadConfig } from "../../app/config.ts";
 import type { ScanContext } from "../../app/scan/scanner.ts";
 import { ValidationScanner } from "../../app/engines/validation/validation-scanner.ts";
 import type { Tier } from "../../app/verdict/tiers.ts";
 import { inspectDicom } from "../../app/engines/validation/dicom-inspector.ts";
-import { FILE_KINDS } from "../../app/engines/validation/file-kinds.ts";
 import { deflateBombDicom } from "../fixtures/adversarial.ts";
 import { BASIC_ELEMENTS, explicitLe, text } from "../fixtures/dicom.ts";
 

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
-import { scratchDir, sweepScratch } from "../../app/intake/scratch.ts";
+import { scratchDir, sweepScratch } from "../../app/scan/scratch.ts";
 
 describe("sanitiseName", () => {
   const cases: [string, string][] = [

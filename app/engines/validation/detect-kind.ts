@@ -1,5 +1,6 @@
 import { fileTypeFromBuffer } from "file-type";
-import { KIND_MIME, type FileKind } from "./file-kinds.ts";
+import type { FileKind } from "../../config.ts";
+import { KIND_MIME } from "./file-kinds.ts";
 
 export interface DetectedType {
   /** The allow-list kind, or null when the content is none of them. */

@@ -1,6 +1,7 @@
 import { EXECUTABLE_PROBE_BYTES, executableAt, type ExecutableKind } from "./executable-header.ts";
 import { LONG_VRS, UNDEFINED_LENGTH, type Syntax } from "./dicom-syntax.ts";
 import type { FileWindow } from "./file-window.ts";
+import type { ValueRef } from "../../scan/scanner.ts";
 
 export type DicomProblemId =
   | "dicom.truncated"
@@ -14,12 +15,6 @@ export interface DicomProblem {
   readonly id: DicomProblemId;
   readonly description: string;
   readonly offset: number;
-}
-
-export interface ValueRef {
-  readonly tag: string;
-  readonly offset: number;
-  readonly length: number;
 }
 
 export interface DatasetWalk {

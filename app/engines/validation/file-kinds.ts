@@ -1,19 +1,6 @@
 import path from "node:path";
+import { FILE_KINDS, type FileKind } from "../../config.ts";
 
-export const FILE_KINDS = [
-  "dicom",
-  "pdf",
-  "jpeg",
-  "png",
-  "tiff",
-  "hl7v2",
-  "fhir-json",
-  "fhir-xml",
-  "text",
-  "csv",
-  "zip",
-] as const;
-export type FileKind = (typeof FILE_KINDS)[number];
 
 export const KIND_MIME: Readonly<Record<FileKind, string>> = {
   dicom: "application/dicom",

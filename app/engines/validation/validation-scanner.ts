@@ -1,5 +1,5 @@
 import { open, stat } from "node:fs/promises";
-import type { ScanLimits } from "../../config.ts";
+import type { FileKind, ScanLimits } from "../../config.ts";
 import { RejectedInputError } from "../../errors/rejected-input-error.ts";
 import { heuristicFinding, type Finding } from "../../verdict/findings.ts";
 import { TIER_POLICIES } from "../../verdict/tiers.ts";
@@ -7,7 +7,7 @@ import { guardZip } from "./archive-guard.ts";
 import { detectKind } from "./detect-kind.ts";
 import { inspectDicom } from "./dicom-inspector.ts";
 import { digestFile, HEAD_BYTES } from "./file-digest.ts";
-import { claimFromName, kindsFromDeclaredType, type FileKind } from "./file-kinds.ts";
+import { claimFromName, kindsFromDeclaredType } from "./file-kinds.ts";
 import { inspectJson } from "./json-inspector.ts";
 import { inspectXml } from "./xml-inspector.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanTarget, Scanner } from "../../scan/scanner.ts";

@@ -1,20 +1,26 @@
 import { createHash } from "node:crypto";
-import { ClamdClient } from "../engines/clamav/clamd-client.ts";
-import type { Config } from "../config.ts";
-import { ScanPipeline } from "./pipeline.ts";
-import { ResultCache } from "./result-cache.ts";
-import { EnginePool, PooledScanner } from "./engine-pool.ts";
-import { AnalysisScanner } from "../engines/analysis/analysis-scanner.ts";
-import { ClamavScanner } from "../engines/clamav/clamav-scanner.ts";
-import type { Scanner } from "./scanner.ts";
-import { ValidationScanner } from "../engines/validation/validation-scanner.ts";
-import { VirusTotalScanner } from "../engines/virustotal/virustotal-scanner.ts";
-import { YaraScanner } from "../engines/yara/yara-scanner.ts";
-import type { RedisConnection } from "../store/redis-connection.ts";
-import { VirusTotalCache } from "../engines/virustotal/virustotal-cache.ts";
-import { VirusTotalClient } from "../engines/virustotal/virustotal-client.ts";
-import { VirusTotalQuota } from "../engines/virustotal/virustotal-quota.ts";
-import { loadRuleBook, type YaraRuleBook } from "../engines/yara/yara-rules.ts";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ClamdClient } from "./engines/clamav/clamd-client.ts";
+import type { Config } from "./config.ts";
+import { ScanPipeline } from "./scan/pipeline.ts";
+import { ResultCache } from "./scan/result-cache.ts";
+import { EnginePool, PooledScanner } from "./scan/engine-pool.ts";
+import { AnalysisScanner } from "./engines/analysis/analysis-scanner.ts";
+import { ClamavScanner } from "./engines/clamav/clamav-scanner.ts";
+import type { Scanner } from "./scan/scanner.ts";
+import { ValidationScanner } from "./engines/validation/validation-scanner.ts";
+import { VirusTotalScanner } from "./engines/virustotal/virustotal-scanner.ts";
+import { YaraScanner } from "./engines/yara/yara-scanner.ts";
+import type { RedisConnection } from "./store/redis-connection.ts";
+import { VirusTotalCache } from "./engines/virustotal/virustotal-cache.ts";
+import { VirusTotalClient } from "./engines/virustotal/virustotal-client.ts";
+import { VirusTotalQuota } from "./engines/virustotal/virustotal-quota.ts";
+import { loadRuleBook, type YaraRuleBook } from "./engines/yara/yara-rules.ts";
+
+const here = fileURLToPath(import.meta.url);
+/** The engine threads' entry: service/engine-thread.ts from source (tests, tsx), .js from the build. */
+const ENGINE_THREAD_FILE = path.join(path.dirname(here), "service", `engine-thread${path.extname(here)}`);
 
 export interface ScanEngine {
   readonly pipeline: ScanPipeline;
@@ -52,7 +58,7 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
           vt.uploadEnabled,
         )
       : undefined;
-  const pool = new EnginePool({ allowedFileTypes: config.allowedFileTypes, limits: config.limits, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
+  const pool = new EnginePool(ENGINE_THREAD_FILE, { allowedFileTypes: config.allowedFileTypes, limits: config.limits, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
   const scanners: Scanner[] = [
     new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits), pool),
     ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),

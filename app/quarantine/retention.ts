@@ -1,7 +1,7 @@
 import type { Logger } from "../log.ts";
-import type { Quarantine } from "../quarantine/quarantine.ts";
+import type { Quarantine } from "./quarantine.ts";
 import type { Store } from "../store/store.ts";
-import type { FileStorage } from "./file-storage.ts";
+import type { FileStorage } from "../intake/file-storage.ts";
 
 export interface RetentionPolicy {
   readonly quarantineDays: number;

@@ -1,42 +1,14 @@
 import { mkdir } from "node:fs/promises";
-import type { MessagePort } from "node:worker_threads";
 import { workerData } from "node:worker_threads";
-import type { ScanLimits } from "../config.ts";
 import { EngineError } from "../errors/engine-error.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings } from "../verdict/findings.ts";
 import { AnalysisScanner } from "../engines/analysis/analysis-scanner.ts";
-import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
+import type { EngineReply, EngineTask, ThreadEngine, ThreadSetup } from "../scan/engine-pool.ts";
+import type { ScanContext, Scanner } from "../scan/scanner.ts";
 import { ValidationScanner } from "../engines/validation/validation-scanner.ts";
 import { YaraScanner } from "../engines/yara/yara-scanner.ts";
-import type { FileKind } from "../engines/validation/file-kinds.ts";
 import { loadRuleBook } from "../engines/yara/yara-rules.ts";
-
-/** What every engine thread is started with: enough to build the same scanners as the main thread. */
-export interface ThreadSetup {
-  readonly allowedFileTypes: readonly FileKind[];
-  readonly limits: ScanLimits;
-  readonly rulesDir: string;
-  readonly customRulesDir?: string;
-}
-
-export type ThreadEngine = "validation" | "yara" | "analysis";
-
-export interface EngineTask {
-  readonly engine: ThreadEngine;
-  readonly request: ScanRequest;
-  readonly file: ScanTarget;
-  readonly targets: readonly ScanTarget[];
-  readonly facts: FileFacts | undefined;
-  readonly workDirPath: string;
-  /** Receives the engine's progress as a fraction, at most once per percent. */
-  readonly progress: MessagePort;
-}
-
-/** Errors do not cross threads with their class: they come back as data and are made again. */
-export type EngineReply =
-  | { readonly ok: true; readonly outcome: ScanOutcome }
-  | { readonly ok: false; readonly error: { readonly kind: "engine" | "rejected" | "other"; readonly code: string; readonly message: string; readonly retryable: boolean } };
 
 const setup = workerData as ThreadSetup;
 const scanners: Promise<Record<ThreadEngine, Scanner>> = loadRuleBook(setup.rulesDir, setup.customRulesDir).then((book) => ({

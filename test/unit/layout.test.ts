@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "../harness/clamd.ts";
+
+const APP = path.join(ROOT, "app");
+/** A stage folder (engines/<name> each its own), or a file at app/'s top level. */
+const unit = (file: string) => {
+  const parts = path.relative(APP, file).split(path.sep);
+  if (parts[0] === "engines" && parts.length > 2) return `engines/${parts[1]}`;
+  return parts[0]!;
+};
+
+describe("the code's layout by stage", () => {
+  it("no folder imports a folder that imports it back", () => {
+    const edges = new Map<string, Map<string, string>>();
+    for (const rel of readdirSync(APP, { recursive: true }) as string[]) {
+      if (!rel.endsWith(".ts")) continue;
+      const file = path.join(APP, rel);
+      for (const [, spec] of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+        const [from, to] = [unit(file), unit(path.resolve(path.dirname(file), spec!))];
+        if (from === to) continue;
+        if (!edges.has(from)) edges.set(from, new Map());
+        edges.get(from)!.set(to, `${rel} imports ${spec}`);
+      }
+    }
+    const cycles: string[] = [];
+    for (const [a, targets] of edges) {
+      for (const [b, why] of targets) {
+        const back = edges.get(b)?.get(a);
+        if (back && a < b) cycles.push(`${a} <-> ${b}: ${why}; ${back}`);
+      }
+    }
+    assert.deepEqual(cycles, []);
+  });
+});
