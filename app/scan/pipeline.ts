@@ -1,9 +1,9 @@
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { EngineError } from "../errors/engine-error.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings, type Finding } from "../verdict/findings.ts";
 import { ResultCache } from "./result-cache.ts";
-import { scratchPath } from "./scratch.ts";
+import { madeOnFirstUse, scratchPath } from "./scratch.ts";
 import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun } from "../verdict/scoring.ts";
@@ -38,10 +38,8 @@ export class ScanPipeline {
     const started = performance.now();
     // Made only when an engine derives content; an engine thread may make it too, so it is removed either way.
     const scratch = scratchPath(this.options.tmpDir, "scan");
-    let made: Promise<string> | null = null;
-    const workDir = () => (made ??= mkdir(scratch, { recursive: true, mode: 0o700 }).then(() => scratch));
     try {
-      return await this.run(request, { workDir, workDirPath: scratch }, started, monotonic(onProgress));
+      return await this.run(request, { workDir: madeOnFirstUse(scratch), workDirPath: scratch }, started, monotonic(onProgress));
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

@@ -23,6 +23,12 @@ export function scratchPath(parent: string, prefix: string): string {
   return path.join(parent, [prefix, os.hostname(), process.pid, randomBytes(6).toString("hex")].join(SEP));
 }
 
+/** Makes `dir` (0700) the first time it is asked for, and gives its path every time. */
+export function madeOnFirstUse(dir: string): () => Promise<string> {
+  let made: Promise<string> | null = null;
+  return () => (made ??= mkdir(dir, { recursive: true, mode: 0o700 }).then(() => dir));
+}
+
 /**
  * Removes scratch folders under `parent` whose process on this host no longer runs (a worker
  * SIGKILLed mid-scan, an API process killed mid-upload) and any scratch folder untouched for

@@ -1,10 +1,10 @@
-import { mkdir } from "node:fs/promises";
 import { workerData } from "node:worker_threads";
 import { EngineError } from "../errors/engine-error.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings } from "../verdict/findings.ts";
 import { AnalysisScanner } from "../engines/analysis/analysis-scanner.ts";
 import type { EngineReply, EngineTask, ThreadEngine, ThreadSetup } from "../scan/engine-pool.ts";
+import { madeOnFirstUse } from "../scan/scratch.ts";
 import type { ScanContext, Scanner } from "../scan/scanner.ts";
 import { ValidationScanner } from "../engines/validation/validation-scanner.ts";
 import { YaraScanner } from "../engines/yara/yara-scanner.ts";
@@ -23,7 +23,6 @@ const scanners: Promise<Record<ThreadEngine, Scanner>> = loadRuleBook(setup.rule
  * deadline, which stops the work itself.
  */
 export default async function runEngineTask(task: EngineTask): Promise<EngineReply> {
-  let made: Promise<string> | null = null;
   let lastPercent = -1;
   const ctx: ScanContext = {
     request: task.request,
@@ -31,7 +30,7 @@ export default async function runEngineTask(task: EngineTask): Promise<EngineRep
     targets: task.targets,
     facts: task.facts,
     workDirPath: task.workDirPath,
-    workDir: () => (made ??= mkdir(task.workDirPath, { recursive: true, mode: 0o700 }).then(() => task.workDirPath)),
+    workDir: madeOnFirstUse(task.workDirPath),
     signal: new AbortController().signal,
     progress(fraction) {
       const percent = Math.floor(fraction * 100);
