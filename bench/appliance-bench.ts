@@ -19,6 +19,7 @@ import { BASIC_ELEMENTS, buildDicom, text } from "../test/fixtures/dicom.ts";
 import { Appliance } from "../test/harness/appliance.ts";
 import { ROOT } from "../test/harness/clamd.ts";
 import { eventually } from "../test/harness/service-stack.ts";
+import { dicomOf, drive, percentile } from "./load.ts";
 import { formatReport, type Report } from "./report.ts";
 
 const SIZES = [{ label: "128 KB", bytes: 128 * 1024 }, { label: "20 MB", bytes: 20 * 1000 * 1000 }] as const;
@@ -27,15 +28,6 @@ const quick = process.env.BENCH_QUICK === "true";
 /** Uploads per run: enough for a p99 on small files, bounded for big ones. */
 const uploadsFor = (bytes: number, clients: number) => (quick ? clients * 2 : bytes < 1e6 ? Math.max(60, clients * 8) : Math.max(8, clients * 2));
 const BIG = 500 * 1000 * 1000;
-
-let seq = 0;
-/** A DICOM of about `bytes` with random pixel data (like compressed images) and a UID of its own. */
-function dicomOf(bytes: number, pixels: Buffer): Buffer {
-  const uid = { group: 0x0020, element: 0x000d, vr: "UI", value: text(`1.2.826.0.5.${process.pid}.${++seq}`) };
-  return buildDicom({ elements: [...BASIC_ELEMENTS.filter((e) => e.group !== 0x7fe0), uid, { group: 0x7fe0, element: 0x0010, vr: "OB", value: pixels.subarray(0, bytes - 400) }] });
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function upload(base: string, key: string, body: Blob, name: string): Promise<void> {
   const form = new FormData();
@@ -47,22 +39,7 @@ async function upload(base: string, key: string, body: Blob, name: string): Prom
 
 async function endToEnd(base: string, key: string, bytes: number, clients: number, pixels: Buffer) {
   const total = uploadsFor(bytes, clients);
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < total) {
-        next++;
-        const body = new Blob([dicomOf(bytes, pixels)]);
-        const t = performance.now();
-        await upload(base, key, body, "IM0001.dcm");
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const { seconds, latencies } = await drive(total, clients, () => upload(base, key, new Blob([dicomOf(bytes, pixels)]), "IM0001.dcm"));
   return { files: total, filesPerSecond: total / seconds, mbPerSecond: (total * bytes) / 1e6 / seconds, p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), p99Ms: percentile(latencies, 99) };
 }
 

@@ -10,40 +10,17 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
-import { BASIC_ELEMENTS, buildDicom, text } from "../test/fixtures/dicom.ts";
 import { Appliance } from "../test/harness/appliance.ts";
+import { dicomOf, drive, percentile } from "./load.ts";
 
 const SMALL = 39 * 1024;
 const LARGE = 20 * 1000 * 1000;
 const N = Number(process.env.BENCH_FILES ?? 400);
 const CLK_TCK = 100;
 
-let seq = 0;
-/** A DICOM of about `bytes` with random-looking pixel data and a UID of its own. */
-function dicomOf(bytes: number, pixels: Buffer): Buffer {
-  const uid = { group: 0x0020, element: 0x000d, vr: "UI", value: text(`1.2.826.0.7.${process.pid}.${++seq}`) };
-  return buildDicom({ elements: [...BASIC_ELEMENTS.filter((e) => e.group !== 0x7fe0), uid, { group: 0x7fe0, element: 0x0010, vr: "OB", value: pixels.subarray(0, bytes - 400) }] });
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-
 /** `count` jobs over `clients` concurrent loops: files/s and latency percentiles. */
-async function drive(count: number, clients: number, job: (i: number) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await job(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+async function run(count: number, clients: number, job: (i: number) => Promise<void>) {
+  const { seconds, latencies } = await drive(count, clients, job);
   return { files: count, filesPerSecond: Math.round((count / seconds) * 10) / 10, p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)) };
 }
 
@@ -82,29 +59,29 @@ async function main(): Promise<void> {
 
     // Warm-up: the first uploads pay for connections and JIT.
     const nextFree = userOf(free, 50);
-    await drive(40, 8, () => upload(nextFree(), dicomOf(SMALL, pixels)));
+    await run(40, 8, () => upload(nextFree(), dicomOf(SMALL, pixels)));
 
     const raw8files = smallFiles(N);
-    const raw8 = await drive(N, 8, (i) => clamd.instream(Readable.from([raw8files[i]!]), AbortSignal.timeout(60_000)).then(() => undefined));
+    const raw8 = await run(N, 8, (i) => clamd.instream(Readable.from([raw8files[i]!]), AbortSignal.timeout(60_000)).then(() => undefined));
 
     const free8files = smallFiles(N);
     const cpuBefore = await appCpuSeconds(appliance);
-    const free8 = await drive(N, 8, (i) => upload(nextFree(), free8files[i]!));
+    const free8 = await run(N, 8, (i) => upload(nextFree(), free8files[i]!));
     const cpuMsPerUpload = Math.round((((await appCpuSeconds(appliance)) - cpuBefore) * 1000 * 10) / N) / 10;
 
     const free32files = smallFiles(N);
-    const free32 = await drive(N, 32, (i) => upload(nextFree(), free32files[i]!));
+    const free32 = await run(N, 32, (i) => upload(nextFree(), free32files[i]!));
 
     used = 0;
     const nextPremium = userOf(premium, 200);
     const premium8files = smallFiles(N);
-    const premium8 = await drive(N, 8, (i) => upload(nextPremium(), premium8files[i]!));
+    const premium8 = await run(N, 8, (i) => upload(nextPremium(), premium8files[i]!));
 
     const bigCount = 16;
     const rawBigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
-    const rawBig = await drive(bigCount, 4, (i) => clamd.instream(Readable.from([rawBigFiles[i]!]), AbortSignal.timeout(120_000)).then(() => undefined));
+    const rawBig = await run(bigCount, 4, (i) => clamd.instream(Readable.from([rawBigFiles[i]!]), AbortSignal.timeout(120_000)).then(() => undefined));
     const bigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
-    const premiumBig = await drive(bigCount, 4, (i) => upload(nextPremium(), bigFiles[i]!));
+    const premiumBig = await run(bigCount, 4, (i) => upload(nextPremium(), bigFiles[i]!));
 
     console.log(
       JSON.stringify(
