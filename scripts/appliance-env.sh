@@ -33,7 +33,7 @@ APPLIANCE_HOME=$(cd "$APPLIANCE_HOME" && pwd)
 : "${CLAMAV_OFFICIAL_DATABASES:=true}"
 : "${CLAMAV_PRIVATE_MIRROR:=}"
 : "${CLAMAV_CUSTOM_DATABASE_URLS:=}"
-: "${FRESHCLAM_CHECKS:=2}"
+: "${FRESHCLAM_CHECKS:=1}"
 : "${FRESHCLAM_INIT_TIMEOUT:=300}"
 # No Redis configured: the native appliance runs its own (the image gets one from compose).
 if [[ -z ${REDIS_URL:-} && -z ${REDIS_HOST:-} ]]; then

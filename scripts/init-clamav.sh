@@ -3,7 +3,8 @@
 # freshclam.conf for this run into RUN_DIR/clamav, and makes sure definitions exist:
 # those on the volume (CLAMAV_DB_DIR), else the ones baked into the image, else a first
 # freshclam run (FRESHCLAM_INIT_TIMEOUT), else, with CLAMAV_TEST_DEFINITIONS=true, the
-# development set. With none it says so in one line and exits 0: clamd waits for
+# development set. First it probes each place definitions come from (official mirror, private
+# mirror, custom URLs) and logs whether it answers. With none it says so in one line and exits 0: clamd waits for
 # definitions, the app reports not ready and keeps accepting and queueing uploads.
 set -euo pipefail
 # shellcheck source=scripts/appliance-env.sh
@@ -37,6 +38,44 @@ mv -f "$conf_dir/clamd.conf.new" "$conf_dir/clamd.conf"
 } > "$conf_dir/freshclam.conf.new"
 mv -f "$conf_dir/freshclam.conf.new" "$conf_dir/freshclam.conf"
 if [[ $(id -u) -eq 0 ]]; then chown "$CLAMAV_USER" "$conf_dir"/*.conf; fi
+
+# Whether URL's host answers a TCP connection within 5 s (file: URLs: whether the file exists).
+reachable() {
+  local url=$1 scheme=http hostport host port
+  if [[ $url == file://* ]]; then [[ -r ${url#file://} ]]; return; fi
+  if [[ $url == *://* ]]; then scheme=${url%%://*}; fi
+  hostport=${url#*://}
+  hostport=${hostport%%/*}
+  hostport=${hostport##*@}
+  host=${hostport%:*}
+  port=${hostport##*:}
+  if [[ $host == "$hostport" ]]; then
+    if [[ $scheme == https ]]; then port=443; else port=80; fi
+  fi
+  # shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
+}
+
+# Where freshclam fetches from, each probed once; it never blocks the start: definitions on the
+# volume or in the image still load, and freshclam keeps retrying on its schedule.
+sources=()
+if [[ -n $CLAMAV_PRIVATE_MIRROR ]]; then sources+=("$CLAMAV_PRIVATE_MIRROR")
+elif [[ $CLAMAV_OFFICIAL_DATABASES == true ]]; then sources+=("https://database.clamav.net"); fi
+for url in $CLAMAV_CUSTOM_DATABASE_URLS; do sources+=("$url"); done
+reached=0
+for url in "${sources[@]}"; do
+  if reachable "$url"; then
+    reached=$((reached + 1))
+    echo "init-clamav: definitions source $url: reachable"
+  else
+    echo "init-clamav: definitions source $url: NOT reachable (DNS, route or firewall)"
+  fi
+done
+if [[ ${#sources[@]} -eq 0 ]]; then
+  echo "init-clamav: no definitions source configured (CLAMAV_OFFICIAL_DATABASES=false, no mirror, no custom URLs): definitions change only when an operator puts files into $CLAMAV_DB_DIR"
+elif [[ $reached -eq 0 ]]; then
+  echo "init-clamav: no definitions source is reachable: an air-gapped site? Carrying on with the definitions at hand; freshclam retries on its schedule (set CLAMAV_PRIVATE_MIRROR for a mirror inside the site)"
+fi
 
 if has_definitions; then
   echo "init-clamav: definitions found in $CLAMAV_DB_DIR"

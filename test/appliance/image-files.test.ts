@@ -75,8 +75,30 @@ describe("the image's files, checked without a Docker engine", () => {
   it("compose mounts a named volume on every folder the image declares as one", () => {
     const declared = JSON.parse(/^VOLUME\s+(\[.*\])/m.exec(dockerfile.join("\n"))![1]!) as string[];
     const compose = read("docker-compose.yml");
-    for (const dir of declared) assert.match(compose, new RegExp(`- [a-z-]+:${dir}\\n`), dir);
+    for (const dir of declared) assert.match(compose, new RegExp(`- [a-z_-]+:${dir}\\n`), dir);
     assert.match(compose, /--appendonly yes/);
     assert.match(compose, /--maxmemory-policy noeviction/);
+  });
+
+  it("docker-compose config names the four promised volumes and mounts them where the deployment guide says", () => {
+    const config = run("docker-compose", ["-f", "docker-compose.yml", "config"]);
+    const names = run("docker-compose", ["-f", "docker-compose.yml", "config", "--volumes"]).split("\n").filter(Boolean);
+    const promised = { clamav_data: "/var/lib/clamav", quarantine_data: "/var/lib/medical-scan-daemon/quarantine", supervisor_logs: "/var/log/supervisor", clamav_logs: "/var/log/clamav" };
+    for (const [name, mount] of Object.entries(promised)) {
+      assert.ok(names.includes(name), `volume ${name} in ${names.join(", ")}`);
+      assert.match(config, new RegExp(`^    - ${name}:${mount}:rw$`, "m"), `${name} on ${mount}`);
+    }
+    for (const old of ["clamav-db", "quarantine", "supervisor-logs", "clamav-logs"]) assert.ok(!names.includes(old), `the old name ${old} is gone`);
+    const ops = read("docs/operations.md");
+    assert.match(ops, /docker-compose run --rm --no-deps -v "\$PWD":\/backup medical-scan-daemon tar czf \/backup\/clamav_data\.tgz -C \/var\/lib\/clamav \./);
+    assert.match(ops, /docker-compose run --rm --no-deps -v "\$PWD":\/backup medical-scan-daemon tar xzf \/backup\/clamav_data\.tgz -C \/var\/lib\/clamav/);
+    assert.match(ops, /project name/);
+  });
+
+  it("freshclam checks once every 24 hours by default, in the image, natively and in compose", () => {
+    assert.match(read("docker/clamav/freshclam.conf"), /^Checks 1$/m);
+    assert.match(read("scripts/appliance-env.sh"), /^: "\$\{FRESHCLAM_CHECKS:=1\}"$/m);
+    assert.match(run("docker-compose", ["-f", "docker-compose.yml", "config"]), /FRESHCLAM_CHECKS: '1'/);
+    assert.match(read("scripts/init-clamav.sh"), /^  echo "Checks \$FRESHCLAM_CHECKS"$/m);
   });
 });
