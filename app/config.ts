@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors/config-error.ts";
+import { DEFAULT_TIER_LIMITS, MiB, TIERS, type Tier, type TierLimits } from "./verdict/tiers.ts";
 
 /** The content types the allow-list (ALLOWED_FILE_TYPES) can name; validation tells them apart. */
 export const FILE_KINDS = [
@@ -23,7 +24,6 @@ export type FileKind = (typeof FILE_KINDS)[number];
 const moduleDir = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (rules, scripts, docker/): source runs from app/, the build from dist/app/. */
 export const packageRoot = path.resolve(moduleDir, path.basename(path.dirname(moduleDir)) === "dist" ? "../.." : "..");
-const MiB = 1024 * 1024;
 
 const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 const bool = (fallback: boolean) =>
@@ -102,7 +102,18 @@ const envSchema = z.object({
   VIRUSTOTAL_MAX_FOLLOWUPS: int(0, 3),
   VIRUSTOTAL_UPLOAD_ENABLED: bool(false),
   VIRUSTOTAL_UPLOAD_TIMEOUT_MS: int(1000, 120_000),
+  ...tierLimitVariables(),
 });
+
+/** TIER_<TIER>_MAX_FILE_MB and TIER_<TIER>_FILES_PER_DAY for every tier, defaulting to docs/tiers.md. */
+function tierLimitVariables() {
+  return Object.fromEntries(
+    TIERS.flatMap((tier) => [
+      [`TIER_${tier.toUpperCase()}_MAX_FILE_MB`, int(1, DEFAULT_TIER_LIMITS[tier].maxFileBytes / MiB)],
+      [`TIER_${tier.toUpperCase()}_FILES_PER_DAY`, int(1, DEFAULT_TIER_LIMITS[tier].filesPerDay)],
+    ]),
+  ) as Record<`TIER_${Uppercase<Tier>}_${"MAX_FILE_MB" | "FILES_PER_DAY"}`, ReturnType<typeof int>>;
+}
 
 export interface ScanLimits {
   readonly archiveMaxEntries: number;
@@ -133,6 +144,8 @@ export interface Config {
   readonly engineThreads: number;
   readonly allowedFileTypes: readonly FileKind[];
   readonly limits: ScanLimits;
+  /** Each tier's size and daily limits. */
+  readonly tiers: Readonly<Record<Tier, TierLimits>>;
   readonly resultCache: { readonly maxEntries: number; readonly ttlMs: number };
   readonly redis: { readonly url: string };
   readonly dataDir: string;
@@ -239,6 +252,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dicomMaxDepth: e.DICOM_MAX_DEPTH,
       jsonMaxDepth: e.JSON_MAX_DEPTH,
     },
+    tiers: Object.fromEntries(
+      TIERS.map((tier) => {
+        const name = tier.toUpperCase() as Uppercase<Tier>;
+        return [tier, { maxFileBytes: e[`TIER_${name}_MAX_FILE_MB`] * MiB, filesPerDay: e[`TIER_${name}_FILES_PER_DAY`] }];
+      }),
+    ) as Record<Tier, TierLimits>,
     resultCache: { maxEntries: e.RESULT_CACHE_MAX_ENTRIES, ttlMs: e.RESULT_CACHE_TTL_SECONDS * 1000 },
     redis: { url: e.REDIS_URL ?? redisUrl(e.REDIS_HOST, e.REDIS_PORT, e.REDIS_PASSWORD) },
     dataDir: path.resolve(e.DATA_DIR),

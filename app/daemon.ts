@@ -26,7 +26,7 @@ import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { Submissions, type SubmitFileInput, type Submitted } from "./intake/submissions.ts";
-import { TIER_POLICIES, type Tier } from "./verdict/tiers.ts";
+import type { Tier, TierLimits } from "./verdict/tiers.ts";
 
 export interface DaemonOptions {
   /** Run scans in this process (default). False for processes that only accept and report. */
@@ -108,7 +108,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     // Bull's close waits for the scans running in this process to finish.
     this.closers.push(() => queue.close());
     const daily = new DailyCounter(redis, prefix);
-    const submissions = new Submissions(store, storage, queue, daily, log);
+    const submissions = new Submissions(store, storage, queue, daily, log, config.tiers);
     const clamd = clamdClientFor(config);
     this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store), clamd };
     await this.sweepScratch();
@@ -168,7 +168,12 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   /** Today's count for a user, without counting anything. */
   dailyUse(userId: string, tier: Tier): Promise<DailyUse> {
-    return this.use().daily.peek(userId, TIER_POLICIES[tier].filesPerDay);
+    return this.use().daily.peek(userId, this.config.tiers[tier].filesPerDay);
+  }
+
+  /** The tier's size and daily limits, as configured. */
+  limitsFor(tier: Tier): TierLimits {
+    return this.config.tiers[tier];
   }
 
   get keys(): ApiKeys {

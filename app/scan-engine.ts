@@ -58,9 +58,9 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
           vt.uploadEnabled,
         )
       : undefined;
-  const pool = new EnginePool(ENGINE_THREAD_FILE, { allowedFileTypes: config.allowedFileTypes, limits: config.limits, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
+  const pool = new EnginePool(ENGINE_THREAD_FILE, { allowedFileTypes: config.allowedFileTypes, limits: config.limits, tiers: config.tiers, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
   const scanners: Scanner[] = [
-    new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits), pool),
+    new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits, config.tiers), pool),
     ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),
     new PooledScanner(new YaraScanner(rules), pool),
     ...(virustotal ? [virustotal] : []),
@@ -90,7 +90,7 @@ export function clamdClientFor(config: Config): ClamdClient {
 
 /** Only what changes a verdict: secrets and service settings stay out of results. */
 function scanConfigHash(config: Config): string {
-  const { clamav, yara, timeouts, allowedFileTypes, limits } = config;
+  const { clamav, yara, timeouts, allowedFileTypes, limits, tiers } = config;
   const virustotal = config.virustotal?.thresholds ?? null;
-  return createHash("sha256").update(JSON.stringify({ clamav, yara, timeouts, allowedFileTypes, limits, virustotal })).digest("hex").slice(0, 16);
+  return createHash("sha256").update(JSON.stringify({ clamav, yara, timeouts, allowedFileTypes, limits, tiers, virustotal })).digest("hex").slice(0, 16);
 }

@@ -5,7 +5,7 @@ import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
 import { scratchDir } from "../scan/scratch.ts";
-import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
+import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";
 import { estimateSeconds } from "./estimate.ts";
@@ -31,14 +31,14 @@ export function uploadRoute(daemon: MedicalFileScanDaemon): Middleware<ApiState>
     const { userId, tier } = ctx.state.principal;
     const wait = parseWait(ctx.query.wait);
     if (!ctx.is("multipart/form-data")) throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with the file in the field "file"');
-    const limit = TIER_POLICIES[tier].maxFileBytes;
+    const limits = daemon.limitsFor(tier);
     const declared = Number(ctx.get("content-length") || 0);
-    if (declared > limit + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier));
+    if (declared > limits.maxFileBytes + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier, limits));
     const today = await daemon.dailyUse(userId, tier);
-    if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, today.retryAfterSeconds));
+    if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, limits, today.retryAfterSeconds));
     const dir = await scratchDir(daemon.incomingDir, "upload");
     try {
-      const { fields, file } = await receive(ctx, dir, tier);
+      const { fields, file } = await receive(ctx, dir, tier, limits);
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
         { path: file.filepath, size: file.size, sha256: String(file.hash) },
@@ -64,7 +64,7 @@ function parseWait(raw: unknown): number {
   return n;
 }
 
-async function receive(ctx: Context, dir: string, tier: Tier): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+async function receive(ctx: Context, dir: string, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
   try {
     await koaBody({
       multipart: true,
@@ -77,15 +77,15 @@ async function receive(ctx: Context, dir: string, tier: Tier): Promise<{ fields:
         maxFiles: 1,
         maxFields: 8,
         maxFieldsSize: 16 * 1024,
-        maxFileSize: TIER_POLICIES[tier].maxFileBytes,
-        maxTotalFileSize: TIER_POLICIES[tier].maxFileBytes,
+        maxFileSize: limits.maxFileBytes,
+        maxTotalFileSize: limits.maxFileBytes,
         allowEmptyFiles: true,
         minFileSize: 0,
         hashAlgorithm: "sha256",
       },
     })(ctx, async () => {});
   } catch (err) {
-    throw refuseUnread(ctx, fromFormidable(err, tier));
+    throw refuseUnread(ctx, fromFormidable(err, tier, limits));
   }
   const files = ctx.request.files ?? {};
   const file = files.file;
@@ -101,10 +101,10 @@ async function receive(ctx: Context, dir: string, tier: Tier): Promise<{ fields:
   return { fields: { fileId: field("fileId"), fileHash: field("fileHash") }, file };
 }
 
-function fromFormidable(err: unknown, tier: Tier): Error {
+function fromFormidable(err: unknown, tier: Tier, limits: TierLimits): Error {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== "number") return err as Error;
-  if (TOO_LARGE.has(code)) return SubmitRejectedError.tooLarge(tier);
+  if (TOO_LARGE.has(code)) return SubmitRejectedError.tooLarge(tier, limits);
   if (TOO_MANY_PARTS.has(code)) return new ApiError(400, "TOO_MANY_PARTS", 'send one file in the field "file" and at most the fields fileId and fileHash');
   if (code === errors.aborted) return new ApiError(400, "REQUEST_ABORTED", "the client closed the request before the body was complete");
   return new ApiError(400, "INVALID_REQUEST", `the multipart body could not be read: ${(err as Error).message}`);

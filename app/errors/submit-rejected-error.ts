@@ -1,4 +1,4 @@
-import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
+import type { Tier, TierLimits } from "../verdict/tiers.ts";
 
 export type SubmitRejectedCode = "INVALID_REQUEST" | "INVALID_FILE_NAME" | "FILE_TOO_LARGE" | "EMPTY_FILE" | "DAILY_LIMIT" | "INTEGRITY_MISMATCH" | "DUPLICATE_FILE" | "RESCAN_NOT_ALLOWED";
 
@@ -14,11 +14,11 @@ export class SubmitRejectedError extends Error {
     super(message);
   }
 
-  static tooLarge(tier: Tier): SubmitRejectedError {
-    return new SubmitRejectedError("FILE_TOO_LARGE", `the ${tier} tier accepts files up to ${TIER_POLICIES[tier].maxFileBytes} bytes`);
+  static tooLarge(tier: Tier, limits: TierLimits): SubmitRejectedError {
+    return new SubmitRejectedError("FILE_TOO_LARGE", `the ${tier} tier accepts files up to ${limits.maxFileBytes} bytes`);
   }
 
-  static dailyLimit(tier: Tier, retryAfterSeconds: number): SubmitRejectedError {
-    return new SubmitRejectedError("DAILY_LIMIT", `the ${tier} tier allows ${TIER_POLICIES[tier].filesPerDay} files per UTC day`, retryAfterSeconds);
+  static dailyLimit(tier: Tier, limits: TierLimits, retryAfterSeconds: number): SubmitRejectedError {
+    return new SubmitRejectedError("DAILY_LIMIT", `the ${tier} tier allows ${limits.filesPerDay} files per UTC day`, retryAfterSeconds);
   }
 }

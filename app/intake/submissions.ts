@@ -11,7 +11,7 @@ import { fileNameProblem, sanitiseName } from "./sanitise-name.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { ScanType } from "../store/scan-repo.ts";
 import type { Store } from "../store/store.ts";
-import { isTier, TIER_POLICIES, type Tier, type TierPolicy } from "../verdict/tiers.ts";
+import { isTier, TIER_POLICIES, type Tier, type TierLimits } from "../verdict/tiers.ts";
 
 /** The seed's `submitFile` argument. */
 export interface SubmitFileInput {
@@ -47,6 +47,7 @@ export class Submissions {
     private readonly queue: ScanQueue,
     private readonly daily: DailyCounter,
     private readonly log: Logger,
+    private readonly tierLimits: Readonly<Record<Tier, TierLimits>>,
   ) {}
 
   /** The seed's call: copies the caller's file in (hashing it), then accepts it. */
@@ -77,7 +78,7 @@ export class Submissions {
     }
   }
 
-  private check(input: Omit<SubmitFileInput, "filePath">): { fileId: string; policy: TierPolicy } {
+  private check(input: Omit<SubmitFileInput, "filePath">): { fileId: string; policy: TierLimits } {
     const fileId = input.fileId ?? randomUUID();
     const problem = !isTier(input.userTier)
       ? "userTier must be one of free, premium, gold, enterprise"
@@ -92,12 +93,12 @@ export class Submissions {
     const nameProblem = fileNameProblem(input.fileName ?? "");
     if (nameProblem) throw new SubmitRejectedError("INVALID_FILE_NAME", `the file name ${nameProblem}`);
     if ((input.declaredType?.length ?? 0) > 255) throw new SubmitRejectedError("INVALID_REQUEST", "the declared content type is longer than 255 characters");
-    return { fileId, policy: TIER_POLICIES[input.userTier] };
+    return { fileId, policy: this.tierLimits[input.userTier] };
   }
 
-  private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy): void {
+  private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, policy: TierLimits): void {
     if (size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
-    if (size > policy.maxFileBytes) throw SubmitRejectedError.tooLarge(input.userTier);
+    if (size > policy.maxFileBytes) throw SubmitRejectedError.tooLarge(input.userTier, policy);
     if (input.fileSize !== undefined && input.fileSize !== size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${size} bytes received`);
   }
 
@@ -106,9 +107,9 @@ export class Submissions {
   }
 
   /** Counts the file against the daily limit, stores it, and queues its scan. */
-  private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, policy: TierPolicy, receive: () => Promise<StoredFile>): Promise<Submitted> {
+  private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, policy: TierLimits, receive: () => Promise<StoredFile>): Promise<Submitted> {
     const use = await this.daily.consume(input.userId, policy.filesPerDay);
-    if (!use.allowed) throw SubmitRejectedError.dailyLimit(input.userTier, use.retryAfterSeconds);
+    if (!use.allowed) throw SubmitRejectedError.dailyLimit(input.userTier, policy, use.retryAfterSeconds);
     const received = await receive().catch(async (err: unknown) => {
       await this.daily.release(input.userId);
       throw err;

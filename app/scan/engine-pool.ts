@@ -3,12 +3,14 @@ import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
 import { RejectedInputError, type RejectedInputCode } from "../errors/rejected-input-error.ts";
 import type { FileKind, ScanLimits } from "../config.ts";
+import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
 
 /** What every engine thread is started with: enough to build the same scanners as the main thread. */
 export interface ThreadSetup {
   readonly allowedFileTypes: readonly FileKind[];
   readonly limits: ScanLimits;
+  readonly tiers: Readonly<Record<Tier, TierLimits>>;
   readonly rulesDir: string;
   readonly customRulesDir?: string;
 }

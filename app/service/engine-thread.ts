@@ -12,7 +12,7 @@ import { loadRuleBook } from "../engines/yara/yara-rules.ts";
 
 const setup = workerData as ThreadSetup;
 const scanners: Promise<Record<ThreadEngine, Scanner>> = loadRuleBook(setup.rulesDir, setup.customRulesDir).then((book) => ({
-  validation: new ValidationScanner(setup.allowedFileTypes, setup.limits),
+  validation: new ValidationScanner(setup.allowedFileTypes, setup.limits, setup.tiers),
   yara: new YaraScanner(book),
   analysis: new AnalysisScanner(),
 }));

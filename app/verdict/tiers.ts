@@ -8,46 +8,50 @@ export interface TierPolicy {
   /** YARA rule sets (rule tags) this tier's matches are taken from. */
   readonly yaraSets: readonly ("basic" | "advanced")[];
   readonly customRules: boolean;
-  readonly maxFileBytes: number;
-  readonly filesPerDay: number;
   /** Bull priority: 1 is the most urgent. */
   readonly priority: number;
 }
 
-const MiB = 1024 * 1024;
+/** A tier's limits: configuration (TIER_<TIER>_MAX_FILE_MB, TIER_<TIER>_FILES_PER_DAY). */
+export interface TierLimits {
+  readonly maxFileBytes: number;
+  readonly filesPerDay: number;
+}
 
-/** The tier table of docs/tiers.md (contract). */
+export const MiB = 1024 * 1024;
+
+/** The limits of docs/tiers.md, when the configuration sets none. */
+export const DEFAULT_TIER_LIMITS: Readonly<Record<Tier, TierLimits>> = {
+  free: { maxFileBytes: 10 * MiB, filesPerDay: 50 },
+  premium: { maxFileBytes: 50 * MiB, filesPerDay: 200 },
+  gold: { maxFileBytes: 100 * MiB, filesPerDay: 1000 },
+  enterprise: { maxFileBytes: 500 * MiB, filesPerDay: 10_000 },
+};
+
+/** What each tier runs (docs/tiers.md, contract). */
 export const TIER_POLICIES: Readonly<Record<Tier, TierPolicy>> = {
   free: {
     engines: ["validation", "clamav"],
     yaraSets: [],
     customRules: false,
-    maxFileBytes: 10 * MiB,
-    filesPerDay: 50,
     priority: 4,
   },
   premium: {
     engines: ["validation", "clamav", "yara"],
     yaraSets: ["basic"],
     customRules: false,
-    maxFileBytes: 50 * MiB,
-    filesPerDay: 200,
     priority: 3,
   },
   gold: {
     engines: ["validation", "clamav", "yara", "virustotal", "analysis"],
     yaraSets: ["basic", "advanced"],
     customRules: false,
-    maxFileBytes: 100 * MiB,
-    filesPerDay: 1000,
     priority: 2,
   },
   enterprise: {
     engines: ["validation", "clamav", "yara", "virustotal", "analysis"],
     yaraSets: ["basic", "advanced"],
     customRules: true,
-    maxFileBytes: 500 * MiB,
-    filesPerDay: 10000,
     priority: 1,
   },
 };

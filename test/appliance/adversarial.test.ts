@@ -4,7 +4,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ScanResult } from "../../app/verdict/scan-result.ts";
-import { TIER_POLICIES } from "../../app/verdict/tiers.ts";
+import { DEFAULT_TIER_LIMITS } from "../../app/verdict/tiers.ts";
 import { adversarialFiles, type AdversarialFile } from "../fixtures/adversarial.ts";
 import { BASIC_ELEMENTS, buildDicom, text } from "../fixtures/dicom.ts";
 import { call, rawUpload, upload } from "../harness/api-app.ts";
@@ -124,7 +124,7 @@ describe("adversarial inputs over HTTP against the running appliance", { timeout
   });
 
   it("one byte over the free tier's 10 MiB is 413, declared or streamed chunked with no length", async () => {
-    const over = TIER_POLICIES.free.maxFileBytes + 1;
+    const over = DEFAULT_TIER_LIMITS.free.maxFileBytes + 1;
     expectError(seen("over", await upload(appliance, free, Buffer.alloc(over, 0x41), { name: "big.txt" })), 413, "FILE_TOO_LARGE");
     const chunked = rawJson(await rawUpload(appliance, { key: free, size: over }));
     expectError(chunked, 413, "FILE_TOO_LARGE");

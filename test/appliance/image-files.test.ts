@@ -99,6 +99,6 @@ describe("the image's files, checked without a Docker engine", () => {
     assert.match(read("docker/clamav/freshclam.conf"), /^Checks 1$/m);
     assert.match(read("scripts/appliance-env.sh"), /^: "\$\{FRESHCLAM_CHECKS:=1\}"$/m);
     assert.match(run("docker-compose", ["-f", "docker-compose.yml", "config"]), /FRESHCLAM_CHECKS: '1'/);
-    assert.match(read("scripts/init-clamav.sh"), /^  echo "Checks \$FRESHCLAM_CHECKS"$/m);
+    assert.match(read("scripts/init-clamav.sh"), /^ {2}echo "Checks \$FRESHCLAM_CHECKS"$/m);
   });
 });

@@ -2,7 +2,7 @@ import http from "node:http";
 import { loadConfig } from "../../app/config.ts";
 import { createLogger } from "../../app/log.ts";
 import type { ApiServer } from "../../app/api/api-server.ts";
-import { startScanService, type ScanService } from "../../app/service/scan-service.ts";
+import { startScanService, type ScanService, type ServiceRole } from "../../app/service/scan-service.ts";
 import type { Role } from "../../app/store/api-key-repo.ts";
 import type { Tier } from "../../app/verdict/tiers.ts";
 import type { ServiceStack } from "./service-stack.ts";
@@ -17,9 +17,9 @@ export interface ApiApp {
   close(): Promise<void>;
 }
 
-/** `scan-daemon start`'s service (API, worker, WebSockets) in this process, on free ports of the stack. */
-export async function startApiApp(stack: ServiceStack, env: Record<string, string> = {}): Promise<ApiApp> {
-  const started = await startScanService(loadConfig({ ...stack.env, ...env }), createLogger("silent"));
+/** `scan-daemon start`'s service (API, worker, WebSockets; `intake`: no worker) in this process, on free ports of the stack. */
+export async function startApiApp(stack: ServiceStack, env: Record<string, string> = {}, role: Exclude<ServiceRole, "worker"> = "all"): Promise<ApiApp> {
+  const started = await startScanService(loadConfig({ ...stack.env, ...env }), createLogger("silent"), role);
   const api = started.api!;
   const service = { ...started, api, close: () => started.close() };
   const base = `http://127.0.0.1:${api.port}`;

@@ -56,7 +56,7 @@ describe("a deflated dataset counts against the tier's size limit", () => {
     dirs.push(dir);
     const file = path.join(dir, "deflated.dcm");
     await writeFile(file, await deflateBombDicom(11 * 1024 * 1024));
-    const scanner = new ValidationScanner(FILE_KINDS, loadConfig({}).limits);
+    const scanner = new ValidationScanner(FILE_KINDS, loadConfig({}).limits, loadConfig({}).tiers);
     const run = async (tier: Tier) => {
       const work = path.join(dir, tier);
       const ctx: ScanContext = { request: { path: file, tier }, file: { label: "file", path: file, role: "file" }, targets: [], facts: undefined, workDirPath: work, workDir: async () => (await mkdir(work, { recursive: true }), work), signal: new AbortController().signal, progress: () => {} };

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { TIER_POLICIES, TIERS } from "../../app/verdict/tiers.ts";
+import { DEFAULT_TIER_LIMITS, TIER_POLICIES, TIERS } from "../../app/verdict/tiers.ts";
 import { ROOT } from "../harness/clamd.ts";
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -53,7 +53,8 @@ describe("the project's own docs", () => {
 
   it("docs/configuration.md names every variable the configuration reads", () => {
     const schema = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(read("app/config.ts"))![1]!;
-    const names = [...schema.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!);
+    const tierNames = TIERS.flatMap((t) => [`TIER_${t.toUpperCase()}_MAX_FILE_MB`, `TIER_${t.toUpperCase()}_FILES_PER_DAY`]);
+    const names = [...[...schema.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!), ...tierNames];
     assert.ok(names.length > 50);
     const doc = read("docs/configuration.md");
     assert.deepEqual(names.filter((n) => !doc.includes(`\`${n}\``)), []);
@@ -62,7 +63,7 @@ describe("the project's own docs", () => {
   it("docs/tiers.md gives each tier the table's size, daily count and priority", () => {
     const rows = read("docs/tiers.md").split("\n");
     for (const tier of TIERS) {
-      const p = TIER_POLICIES[tier];
+      const p = { ...TIER_POLICIES[tier], ...DEFAULT_TIER_LIMITS[tier] };
       const row = rows.find((r) => r.startsWith(`| \`${tier}\` |`));
       assert.ok(row, tier);
       const cells = row.split("|").map((c) => c.trim());

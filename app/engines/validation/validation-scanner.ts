@@ -2,7 +2,7 @@ import { open, stat } from "node:fs/promises";
 import type { FileKind, ScanLimits } from "../../config.ts";
 import { RejectedInputError } from "../../errors/rejected-input-error.ts";
 import { heuristicFinding, type Finding } from "../../verdict/findings.ts";
-import { TIER_POLICIES } from "../../verdict/tiers.ts";
+import type { Tier, TierLimits } from "../../verdict/tiers.ts";
 import { guardZip } from "./archive-guard.ts";
 import { detectKind } from "./detect-kind.ts";
 import { inspectDicom } from "./dicom-inspector.ts";
@@ -28,6 +28,7 @@ export class ValidationScanner implements Scanner {
   constructor(
     private readonly allowed: readonly FileKind[],
     private readonly limits: ScanLimits,
+    private readonly tiers: Readonly<Record<Tier, TierLimits>>,
   ) {}
 
   async version(): Promise<EngineVersion> {
@@ -51,7 +52,7 @@ export class ValidationScanner implements Scanner {
 
     if (detected.kind === "dicom") {
       // What a deflated dataset inflates to counts against the tier's size limit, as the upload did.
-      const limits = { ...this.limits, dicomMaxInflatedBytes: Math.min(this.limits.dicomMaxInflatedBytes, TIER_POLICIES[request.tier].maxFileBytes) };
+      const limits = { ...this.limits, dicomMaxInflatedBytes: Math.min(this.limits.dicomMaxInflatedBytes, this.tiers[request.tier].maxFileBytes) };
       const inspection = await inspectDicom(file, size, limits, ctx.workDir);
       for (const issue of inspection.issues) findings.push(heuristicFinding("validation", issue.id, issue.description, issue));
       artifacts.push(...inspection.artifacts);
