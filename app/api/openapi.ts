@@ -77,7 +77,7 @@ export const OPENAPI_DOCUMENT = {
           required: true,
           content: {
             "multipart/form-data": {
-              schema: { type: "object", required: ["file"], properties: { file: { type: "string", contentMediaType: "application/octet-stream" }, fileId: { type: "string" }, fileHash: { type: "string", pattern: "^[0-9a-fA-F]{64}$" } } },
+              schema: { type: "object", required: ["file"], properties: { file: { type: "string", contentMediaType: "application/octet-stream" }, fileId: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$", description: "not scan-queue or upload, in any case: they name routes (400 INVALID_REQUEST)" }, fileHash: { type: "string", pattern: "^[0-9a-fA-F]{64}$" } } },
             },
           },
         },

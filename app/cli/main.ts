@@ -19,9 +19,12 @@ const HELP = `scan-daemon — security gate for medical files
 Usage:
   scan-daemon start [--role all|intake|worker]    in the foreground: the HTTP/WebSocket API and intake, the scan worker with reconciler
                                                   and housekeeping, or both (default); the appliance runs an intake and a worker
-  scan-daemon status                              the appliance's programs (supervisord) and its health check; exit 0 when healthy
-  scan-daemon stop                                stop the appliance (every program, then supervisord)
+  scan-daemon status                              the appliance's programs (supervisord) and its health check
+                                                  exit 0 healthy, 1 something broken, 3 no appliance running
+  scan-daemon stop                                stop the appliance (every program, then supervisord) and wait until it has
+                                                  exit 0 stopped or nothing running, 1 it did not stop
   scan-daemon restart [PROGRAM...]                restart the app (default) or the named programs (clamd, freshclam, all)
+                                                  exit 0 restarted, 1 a program did not start, 2 no such program, 3 no appliance
   scan-daemon keys create --user ID --tier T [--admin]   a new API key (printed once, as the last line)
   scan-daemon keys list | revoke KEY_ID
   scan-daemon audit verify                        check the audit table and logs/scan-audit.log, line by line
@@ -31,7 +34,7 @@ Usage:
   scan-daemon scan FILE... [--tier T] [--json]   scan local files through the pipeline (clamd from CLAMAV_HOST/CLAMAV_PORT)
                                                   exit 0 all clean, 1 something not clean, 2 an error
   scan-daemon rules test FILE [--rules DIR]       run every YARA rule (basic and advanced) over FILE
-  scan-daemon help
+  scan-daemon help                                this text (exit 0); an unknown command prints it and exits 2
 
 Tiers: ${TIERS.join(", ")} (default free).
 Run as root (docker compose exec), every command but status, stop and restart runs as APP_USER.`;
@@ -49,7 +52,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       case "status":
         return statusCommand(out, err);
       case "stop":
-        return stopCommand(out, err);
+        return await stopCommand(out, err);
       case "restart":
         return restartCommand(rest, out, err);
       case "keys":

@@ -33,6 +33,8 @@ export interface Submitted {
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The fixed segments under /api/medical-files/: a file so named could never be read back (matched case-insensitively, as the router does). */
+export const RESERVED_FILE_IDS: readonly string[] = ["scan-queue", "upload"];
 const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 
@@ -86,9 +88,11 @@ export class Submissions {
         ? "userId must be 1-128 letters, digits or ._@-"
         : !ID.test(fileId)
           ? "fileId must be 1-64 letters, digits, _ or -"
-          : input.fileHash !== undefined && !SHA256.test(input.fileHash)
-            ? "fileHash must be a SHA-256 in hex"
-            : null;
+          : RESERVED_FILE_IDS.includes(fileId.toLowerCase())
+            ? `fileId ${fileId} is reserved: it names an API route (${RESERVED_FILE_IDS.join(", ")})`
+            : input.fileHash !== undefined && !SHA256.test(input.fileHash)
+              ? "fileHash must be a SHA-256 in hex"
+              : null;
     if (problem) throw new SubmitRejectedError("INVALID_REQUEST", problem);
     const nameProblem = fileNameProblem(input.fileName ?? "");
     if (nameProblem) throw new SubmitRejectedError("INVALID_FILE_NAME", `the file name ${nameProblem}`);

@@ -179,4 +179,35 @@ describe("adversarial inputs over HTTP against the running appliance", { timeout
     const health = await appliance.run("healthcheck/health-check.sh");
     assert.equal(health.status, 0, health.output);
   });
+
+  it("scan-daemon restart: the app's two programs start again with new pids and the health check passes; an unknown program is exit 2", async () => {
+    const before = await appliance.appPids();
+    const restarted = await appliance.cli(["restart"]);
+    assert.equal(restarted.status, 0, restarted.output);
+    const now = await appliance.appPids();
+    assert.ok(now.intake !== before.intake && now.worker !== before.worker, JSON.stringify({ before, now }));
+    await eventually(async () => (await appliance.run("healthcheck/health-check.sh")).status === 0, 60_000, "the health check after the restart");
+    const unknown = await appliance.cli(["restart", "no-such-program"]);
+    assert.equal(unknown.status, 2, unknown.output);
+    assert.match(unknown.output, /no such (process|group)/);
+    const help = await appliance.cli(["help"]);
+    assert.equal(help.status, 0);
+    assert.match(help.output, /scan-daemon restart \[PROGRAM\.\.\.\]/);
+  });
+
+  it("scan-daemon stop returns once every program and supervisord are gone; afterwards stop is 0 with nothing to stop, status and restart are 3", async () => {
+    const supervisord = Number((await appliance.run("scripts/appliance-ctl.sh", ["pid"])).output.trim());
+    const pids = [supervisord, ...(await Promise.all(["clamd", "redis", "scan-daemon:intake", "scan-daemon:worker"].map((p) => appliance.pid(p))))];
+    const stopped = await appliance.cli(["stop"]);
+    assert.equal(stopped.status, 0, stopped.output);
+    assert.match(stopped.output, /stopped/);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), `pid ${pid} is gone`);
+    const again = await appliance.cli(["stop"]);
+    assert.deepEqual([again.status, /nothing to stop/.test(again.output)], [0, true], again.output);
+    for (const command of [["status"], ["restart"]]) {
+      const r = await appliance.cli(command);
+      assert.equal(r.status, 3, `${command.join(" ")}: ${r.output}`);
+      assert.match(r.output, /no appliance is running/);
+    }
+  });
 });

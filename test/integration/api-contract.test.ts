@@ -4,7 +4,9 @@ import { readdir } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { createApi } from "../../app/api/create-api.ts";
+import { fileRoutes } from "../../app/api/file-routes.ts";
 import { OPENAPI_DOCUMENT } from "../../app/api/openapi.ts";
+import { RESERVED_FILE_IDS } from "../../app/intake/submissions.ts";
 import { createLogger } from "../../app/log.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
@@ -63,6 +65,20 @@ describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
 
     const dup = saw(await upload(app, alice, dicom, { fields: { fileId: "study-1" } }));
     assert.deepEqual([dup.status, (dup.body.error as { code: string }).code], [409, "DUPLICATE_FILE"]);
+  });
+
+  it("a fileId that names a route (scan-queue, upload, in any case) is 400 and stored nowhere; every fixed route segment is reserved", async () => {
+    const router = fileRoutes(app.service.daemon, async (_ctx, next) => next());
+    const fixed = router.stack.map((layer) => String(layer.path).replace("/api/medical-files/", "")).filter((p) => p && !p.includes(":") && !p.includes("/"));
+    assert.deepEqual([...new Set(fixed)].sort(), [...RESERVED_FILE_IDS].sort());
+    for (const id of ["scan-queue", "upload", "Scan-Queue", "UPLOAD"]) {
+      const r = saw(await upload(app, alice, buildDicom(), { fields: { fileId: id } }));
+      assert.deepEqual([r.status, (r.body.error as { code: string }).code], [400, "INVALID_REQUEST"], id);
+      assert.match((r.body.error as { message: string }).message, /reserved/);
+    }
+    assert.equal(await incomingLeft(), 0);
+    assert.equal((await call(app, alice, "GET", "/api/medical-files/scan-queue")).body.waiting !== undefined, true, "the route still answers");
+    assert.equal((await upload(app, alice, buildDicom(), { fields: { fileId: "scan-queue-2" } })).status, 202, "only the exact segment is reserved");
   });
 
   it("202 without wait; rescan is 202 for premium and 403 for free", async () => {

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ROOT } from "../harness/clamd.ts";
+
+describe("scan-daemon help, stop, restart and status where no appliance runs", () => {
+  let home: string;
+  before(async () => {
+    home = await mkdtemp(path.join(os.tmpdir(), "msd-no-appliance-"));
+  });
+  after(() => rm(home, { recursive: true, force: true }));
+
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "app/scan-daemon.ts"), ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, APPLIANCE_HOME: home },
+    });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it("help, --help and no command print every command of docs/cli.md and exit 0; an unknown command prints it and exits 2", async () => {
+    const documented = [...(await readFile(path.join(ROOT, "docs/cli.md"), "utf8")).matchAll(/^\| `([a-z]+)[ `]/gm)].map((m) => m[1]!);
+    assert.ok(documented.includes("stop") && documented.includes("restart") && documented.includes("help"));
+    for (const args of [["help"], ["--help"], []]) {
+      const r = cli(...args);
+      assert.equal(r.status, 0, args.join(" "));
+      for (const command of new Set(documented)) assert.match(r.out, new RegExp(`scan-daemon ${command}\\b`), `help names ${command}`);
+      assert.match(r.out, /exit 0 restarted, 1 a program did not start, 2 no such program, 3 no appliance/);
+    }
+    const unknown = cli("reboot");
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.err, /unknown command "reboot"[\s\S]*scan-daemon stop/);
+  });
+
+  it("stop is 0 with nothing to stop; status and restart are 3 and say no appliance runs here", () => {
+    const stop = cli("stop");
+    assert.deepEqual([stop.status, stop.out.trim()], [0, "no appliance is running here: nothing to stop"]);
+    for (const args of [["status"], ["restart"], ["restart", "clamd"]]) {
+      const r = cli(...args);
+      assert.equal(r.status, 3, args.join(" "));
+      assert.match(r.err, new RegExp(`no appliance is running for APPLIANCE_HOME=${home}`));
+    }
+  });
+});
