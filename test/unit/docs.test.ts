@@ -72,4 +72,13 @@ describe("the project's own docs", () => {
       assert.match(cells[6]!, new RegExp(`^${p.priority} `), tier);
     }
   });
+
+  it("one section names each deliberate difference from the original specification, with its reason", () => {
+    const doc = read("docs/differences.md");
+    assert.match(doc, /^# Differences from the original specification$/m);
+    for (const topic of [/\?wait=N.*\*\*200\*\*/, /VIRUS_SCANNING_ENABLED=false.*\*\*`error`\*\*/, /\*\*`stats` go to admin keys only\*\*/]) assert.match(doc, topic);
+    assert.equal(doc.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| the first") && !l.startsWith("|---")).filter((l) => l.split("|").at(-2)!.trim().length < 40).length, 0, "every row gives its reason");
+    assert.match(read("README.md"), /\(docs\/differences\.md\)/);
+  });
 });
+
