@@ -3,22 +3,61 @@ import path from "node:path";
 
 export const AUDIT_LOG_NAME = "scan-audit.log";
 
+interface QueuedLine {
+  readonly line: string;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /**
  * logs/scan-audit.log: one JSON line per audit row, appended and flushed to disk before the
- * row commits. Opened per line, so a rotated or moved file is never written behind its back.
+ * row commits. Lines appended together (one group commit's) go out in one write and one
+ * fdatasync, in the order they were appended. Opened per write, so a rotated or moved file is
+ * never written behind its back.
  */
 export class AuditLogFile {
+  private queued: QueuedLine[] = [];
+  private flushing = false;
+
   constructor(readonly path: string) {}
 
   static inDir(logDir: string): AuditLogFile {
     return new AuditLogFile(path.join(logDir, AUDIT_LOG_NAME));
   }
 
-  async append(line: string): Promise<void> {
+  append(line: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ line, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        void this.flush();
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    // Lines appended in the same turn of the event loop join the first one.
+    await Promise.resolve();
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0);
+        try {
+          await this.write(batch.map((q) => `${q.line}\n`).join(""));
+          for (const q of batch) q.resolve();
+        } catch (err) {
+          for (const q of batch) q.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async write(text: string): Promise<void> {
     await mkdir(path.dirname(this.path), { recursive: true, mode: 0o750 });
     const handle = await open(this.path, "a", 0o640);
     try {
-      await handle.write(`${line}\n`);
+      await handle.write(text);
       await handle.datasync();
     } finally {
       await handle.close();

@@ -14,6 +14,12 @@ export interface Transaction extends SqlExecutor {
   beforeCommit(step: () => Promise<void>): void;
 }
 
+interface PendingTransaction {
+  readonly body: (tx: Transaction) => Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
 /**
  * One sqlite3 connection with promises. Writes are serialised through one chain, because a
  * connection shares its transaction with every caller: without the chain, a write of one
@@ -21,6 +27,8 @@ export interface Transaction extends SqlExecutor {
  */
 export class SqliteDatabase implements SqlExecutor {
   private chain: Promise<unknown> = Promise.resolve();
+  /** Transactions waiting for the next group commit. */
+  private waiting: PendingTransaction[] = [];
 
   private constructor(private readonly db: sqlite3.Database) {}
 
@@ -56,27 +64,58 @@ export class SqliteDatabase implements SqlExecutor {
     return this.serialised(() => retryBusy(() => this.rawRun(sql, params)));
   }
 
-  /** BEGIN IMMEDIATE takes the write lock up front, so two processes cannot deadlock upgrading. */
+  /**
+   * Group commit: transactions that arrive while another holds the chain run together in the
+   * next one (BEGIN IMMEDIATE takes the write lock up front, so two processes cannot deadlock
+   * upgrading). Each body runs in its own savepoint, so one that fails is rolled back alone;
+   * the others' beforeCommit steps run side by side (the audit log coalesces their lines into
+   * one write and one fdatasync), then one COMMIT makes them all durable, and only then does
+   * any of them resolve.
+   */
   transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.serialised(async () => {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ body, resolve, reject } as PendingTransaction);
+      if (this.waiting.length === 1) void this.serialised(() => this.commitGroup());
+    });
+  }
+
+  private async commitGroup(): Promise<void> {
+    const group = this.waiting.splice(0);
+    const done: { pending: PendingTransaction; value: unknown }[] = [];
+    let began = false;
+    try {
       await retryBusy(() => this.rawRun("BEGIN IMMEDIATE"));
-      try {
-        const steps: (() => Promise<void>)[] = [];
+      began = true;
+      const steps: (() => Promise<void>)[] = [];
+      for (const pending of group) {
+        const own: (() => Promise<void>)[] = [];
         const tx: Transaction = {
           run: (s, p = []) => this.rawRun(s, p),
           get: (s, p) => this.get(s, p),
           all: (s, p) => this.all(s, p),
-          beforeCommit: (step) => steps.push(step),
+          beforeCommit: (step) => own.push(step),
         };
-        const value = await body(tx);
-        for (const step of steps) await step();
-        await this.rawRun("COMMIT");
-        return value;
-      } catch (err) {
-        await this.rawRun("ROLLBACK");
-        throw err;
+        await this.rawRun("SAVEPOINT grouped");
+        try {
+          const value = await pending.body(tx);
+          await this.rawRun("RELEASE grouped");
+          steps.push(...own);
+          done.push({ pending, value });
+        } catch (err) {
+          await this.rawRun("ROLLBACK TO grouped");
+          await this.rawRun("RELEASE grouped");
+          pending.reject(err);
+        }
       }
-    });
+      await Promise.all(steps.map((step) => step()));
+      await this.rawRun("COMMIT");
+    } catch (err) {
+      if (began) await this.rawRun("ROLLBACK").catch(() => undefined);
+      // Whatever was not settled yet fails with the group (rejecting a settled promise is a no-op).
+      for (const pending of group) pending.reject(err);
+      return;
+    }
+    for (const { pending, value } of done) pending.resolve(value);
   }
 
   close(): Promise<void> {

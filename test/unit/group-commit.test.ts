@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { AuditLogFile } from "../../app/store/audit-log-file.ts";
+import { SqliteDatabase } from "../../app/store/sqlite.ts";
+
+describe("group commit: concurrent transactions share one COMMIT and one audit fdatasync", () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "msd-group-"));
+    db = await SqliteDatabase.open(path.join(dir, "t.sqlite"));
+    await db.exec("CREATE TABLE t (n INTEGER PRIMARY KEY)");
+  });
+  after(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("transactions started together commit together; one that fails is rolled back alone; none resolves before the commit", async () => {
+    const log = AuditLogFile.inDir(dir);
+    const events: string[] = [];
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        db
+          .transaction(async (tx) => {
+            events.push(`body ${i}`);
+            await tx.run("INSERT INTO t (n) VALUES (?)", [i]);
+            tx.beforeCommit(() => log.append(`line ${i}`));
+            if (i === 4) throw new Error("body 4 fails");
+            return i;
+          })
+          .then((v) => {
+            events.push(`resolved ${v}`);
+            return v;
+          }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => (r.status === "fulfilled" ? r.value : (r.reason as Error).message)),
+      [0, 1, 2, 3, "body 4 fails", 5, 6, 7, 8, 9],
+    );
+    assert.ok(events.indexOf("body 9") < events.indexOf("resolved 0"), events.join(", "));
+    const rows = await db.all<{ n: number }>("SELECT n FROM t ORDER BY n");
+    assert.deepEqual(rows.map((r) => r.n), [0, 1, 2, 3, 5, 6, 7, 8, 9]);
+    assert.equal(await readFile(path.join(dir, "scan-audit.log"), "utf8"), [0, 1, 2, 3, 5, 6, 7, 8, 9].map((i) => `line ${i}\n`).join(""));
+  });
+
+  it("a failing beforeCommit step (the audit line could not be written) rolls the whole group back and rejects each", async () => {
+    const results = await Promise.allSettled(
+      [100, 101].map((n) =>
+        db.transaction(async (tx) => {
+          await tx.run("INSERT INTO t (n) VALUES (?)", [n]);
+          tx.beforeCommit(async () => {
+            throw new Error("disk full");
+          });
+        }),
+      ),
+    );
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    assert.equal((await db.get<{ c: number }>("SELECT count(*) AS c FROM t WHERE n >= 100"))!.c, 0);
+    await db.transaction((tx) => tx.run("INSERT INTO t (n) VALUES (200)"));
+    assert.equal((await db.get<{ c: number }>("SELECT count(*) AS c FROM t WHERE n = 200"))!.c, 1, "the next transaction works");
+  });
+});
