@@ -16,6 +16,7 @@ import { Quarantine } from "./quarantine/quarantine.ts";
 import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
 import { DailyCounter, type DailyUse } from "./intake/daily-counter.ts";
 import { LiveStats, type StatsSnapshot } from "./events/live-stats.ts";
+import { StatsBroadcast } from "./events/stats-broadcast.ts";
 import { connectRedis, type RedisConnection } from "./store/redis-connection.ts";
 import { clamdClientFor, createScanEngine, type ScanEngine } from "./scan-engine.ts";
 import { FileStorage, type StoredFile } from "./intake/file-storage.ts";
@@ -119,7 +120,9 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const vt = config.virustotal;
     const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
     const queueLog = log.child(QUEUE_COMPONENT);
-    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats, log: queueLog, tmpDir: this.rescanDir, onVerdict: this.options.onVerdict, followUp });
+    const broadcast = new StatsBroadcast(stats, bus, queueLog);
+    this.closers.push(async () => broadcast.close());
+    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats: broadcast, log: queueLog, tmpDir: this.rescanDir, onVerdict: this.options.onVerdict, followUp });
     const reconciler = new Reconciler(store, queue, worker, quarantine, log);
     Object.assign(this.parts, { engine, worker, reconciler });
     queue.bull.on("failed", (job, err) => {

@@ -25,15 +25,13 @@ export class LiveStats {
     this.key = `${prefix}:stats`;
   }
 
-  async record(status: ScanStatus, scanTimeMs: number): Promise<StatsSnapshot> {
-    const replies = await this.redis
+  async record(status: ScanStatus, scanTimeMs: number): Promise<void> {
+    await this.redis
       .multi()
       .hIncrBy(this.key, "totalScans", 1)
       .hIncrBy(this.key, FIELD[status], 1)
       .hIncrBy(this.key, "totalScanTimeMs", Math.max(0, Math.round(scanTimeMs)))
-      .hGetAll(this.key)
       .exec();
-    return toSnapshot(replies[3] as unknown as Record<string, string>);
   }
 
   async snapshot(): Promise<StatsSnapshot> {

@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import type { ScanPipeline } from "../scan/pipeline.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import type { Quarantine } from "../quarantine/quarantine.ts";
-import type { LiveStats } from "../events/live-stats.ts";
+import type { StatsBroadcast } from "../events/stats-broadcast.ts";
 import { scratchDir } from "../scan/scratch.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { Store } from "../store/store.ts";
@@ -19,7 +19,7 @@ export interface ScanWorkerDeps {
   readonly pipeline: ScanPipeline;
   readonly quarantine: Quarantine;
   readonly bus: EventBus;
-  readonly stats: LiveStats;
+  readonly stats: Pick<StatsBroadcast, "record">;
   readonly log: Logger;
   /** For plaintext copies of quarantined files being rescanned. */
   readonly tmpDir: string;
@@ -148,7 +148,7 @@ export class ScanWorker {
     const { bus, stats, log } = this.deps;
     try {
       await bus.publish({ type: "scan_result", jobId, fileId: file.id, userId: file.ownerId, fileName: file.originalName, result });
-      await bus.publish({ type: "stats", data: await stats.record(result.status, result.scanTimeMs) });
+      await stats.record(result.status, result.scanTimeMs);
     } catch (err) {
       log.warn({ err, jobId }, "result event not sent; the verdict is stored");
     }

@@ -9,7 +9,7 @@ import { NotFoundError } from "../../app/errors/not-found-error.ts";
 import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
-import { recordEvents, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
+import { eventually, recordEvents, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
@@ -47,7 +47,8 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     assert.equal(results.filter((e) => e.jobId === jobId).length, 1);
     assert.equal(results.find((e) => e.jobId === jobId)!.fileName, "study.dcm");
     assert.ok(progress.some((e) => e.jobId === jobId && e.progress === 100));
-    assert.ok(stats.length >= 1 && stats.at(-1)!.data.totalScans >= 1);
+    // Stats go out at most once a second, so the snapshot with this verdict may come a second later.
+    await eventually(async () => stats.length >= 1 && stats.at(-1)!.data.totalScans >= 1, 5000, "a stats snapshot");
   });
 
   it("an infected file lands in quarantine: 0600 in a 0700 folder, named by id, no clean path left", async () => {
