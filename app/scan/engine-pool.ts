@@ -100,8 +100,8 @@ export class PooledScanner implements Scanner {
     this.name = local.name;
   }
 
-  version(request: ScanRequest): Promise<EngineVersion> {
-    return this.local.version(request);
+  version(request: ScanRequest, fresh?: boolean): Promise<EngineVersion> {
+    return this.local.version(request, fresh);
   }
 
   scan(ctx: ScanContext): Promise<ScanOutcome> {

@@ -65,10 +65,18 @@ export class ScanPipeline {
       facts = validation.outcome.facts;
     }
 
-    const versions = await versionsAsked;
+    let versions = await versionsAsked;
     if (facts) {
-      const key = versions.cacheable && !request.bypassCache ? ResultCache.key({ sha256: facts.sha256, tier: request.tier, tenantId: request.tenantId, versions: versions.labels }) : null;
-      const cached = key ? this.options.cache.get(key) : undefined;
+      const { sha256 } = facts;
+      const keyFor = (v: typeof versions) => (v.cacheable && !request.bypassCache ? ResultCache.key({ sha256, tier: request.tier, tenantId: request.tenantId, versions: v.labels }) : null);
+      let key = keyFor(versions);
+      let cached = key ? this.options.cache.get(key) : undefined;
+      if (cached) {
+        // Served only on versions asked just now: every engine is up and has what the verdict was made with.
+        versions = await this.versions(rest, request, true);
+        key = keyFor(versions);
+        cached = key ? this.options.cache.get(key) : undefined;
+      }
       if (cached) {
         findings.push(...cached.findings);
         for (const [name, run] of Object.entries(cached.engines)) engines[name as EngineName] = { ...run, cached: true };
@@ -119,13 +127,13 @@ export class ScanPipeline {
   }
 
   /** Every engine's version label; cacheable only when every engine could prove its versions. */
-  private async versions(names: readonly EngineName[], request: ScanRequest): Promise<{ labels: Partial<Record<EngineName, string>>; cacheable: boolean }> {
+  private async versions(names: readonly EngineName[], request: ScanRequest, fresh = false): Promise<{ labels: Partial<Record<EngineName, string>>; cacheable: boolean }> {
     const labels: Partial<Record<EngineName, string>> = {};
     let cacheable = true;
     await Promise.all(
       names.map(async (name) => {
         const scanner = this.byName.get(name);
-        const version = scanner ? await scanner.version(request).catch(() => null) : null;
+        const version = scanner ? await scanner.version(request, fresh).catch(() => null) : null;
         if (version) labels[name] = version.label;
         if (!version?.cacheable) cacheable = false;
       }),

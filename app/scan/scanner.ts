@@ -84,7 +84,11 @@ export interface EngineVersion {
  */
 export interface Scanner {
   readonly name: EngineName;
-  /** The engine and signature versions a result depends on (part of the cache key). */
-  version(request: ScanRequest): Promise<EngineVersion>;
+  /**
+   * The engine and signature versions a result depends on (part of the cache key). An engine
+   * may answer from a moment ago, except when `fresh`: a cached verdict is served only on
+   * versions asked just then.
+   */
+  version(request: ScanRequest, fresh?: boolean): Promise<EngineVersion>;
   scan(ctx: ScanContext): Promise<ScanOutcome>;
 }

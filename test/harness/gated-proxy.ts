@@ -10,6 +10,8 @@ export class GatedProxy {
   private readonly parked: (() => void)[] = [];
   private readonly sockets = new Set<net.Socket>();
   held = 0;
+  /** The first word of every connection's first command (zVERSION, zINSTREAM, zPING...). */
+  readonly commands: string[] = [];
 
   private constructor(
     private readonly server: net.Server,
@@ -46,6 +48,7 @@ export class GatedProxy {
     client.on("error", () => client.destroy());
     client.once("data", (first) => {
       client.pause();
+      this.commands.push(/^[A-Za-z]+/.exec(first.toString("latin1"))?.[0] ?? "?");
       const go = () => {
         const upstream = net.connect({ port: targetPort, host: "127.0.0.1", allowHalfOpen: true }, () => {
           upstream.write(first);

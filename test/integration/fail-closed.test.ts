@@ -8,6 +8,7 @@ import { RulesCompileError } from "../../app/errors/rules-compile-error.ts";
 import { createScanEngine } from "../../app/scan-engine.ts";
 import { TIERS } from "../../app/verdict/tiers.ts";
 import { startBrokenClamd, type Misbehaviour } from "../harness/broken-clamd.ts";
+import { GatedProxy } from "../harness/gated-proxy.ts";
 import { freePort } from "../harness/ports.ts";
 import { describeResult, startScanStack, withScanEngine, type ScanStack } from "../harness/scan-stack.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
@@ -71,6 +72,31 @@ describe("fail closed: no definite answer is never clean", () => {
       await stack.clamd.launch();
     }
     assert.equal((await stack.scan(cleanFile, "free")).status, "clean");
+  });
+
+  it("one VERSION answer labels the scans of the next half second, but a cached clean is served only on a VERSION asked then: never once clamd is gone", async () => {
+    const gate = await GatedProxy.start(stack.clamd.port);
+    const config = loadConfig({ CLAMAV_HOST: "127.0.0.1", CLAMAV_PORT: String(gate.port), CLAMAV_TIMEOUT_MS: "1500", SCAN_TMP_DIR: path.join(stack.dir, "work4") });
+    try {
+      await withScanEngine(config, async (engine) => {
+        const files = await Promise.all([1, 2, 3].map((i) => stack.file(`reuse-${i}.dcm`, buildDicom({ preamble: Buffer.alloc(128, i) }))));
+        await engine.pipeline.scan({ path: files[2]!, tier: "premium" });
+        const before = gate.commands.filter((c) => c === "zVERSION").length;
+        const together = await Promise.all(files.map((file) => engine.pipeline.scan({ path: file, tier: "free" })));
+        assert.deepEqual(together.map((r) => r.status), ["clean", "clean", "clean"]);
+        assert.ok(gate.commands.filter((c) => c === "zVERSION").length - before <= 1, `scans started together share one VERSION: ${gate.commands.join(" ")}`);
+        const asked = gate.commands.filter((c) => c === "zVERSION").length;
+        const hit = await engine.pipeline.scan({ path: files[0]!, tier: "free" });
+        assert.deepEqual([hit.status, hit.engines.clamav?.cached], ["clean", true]);
+        assert.equal(gate.commands.filter((c) => c === "zVERSION").length, asked + 1, "the hit asked anew");
+        gate.close();
+        const gone = await engine.pipeline.scan({ path: files[1]!, tier: "free" });
+        assert.equal(gone.status, "error", describeResult(gone));
+        assert.ok(!gone.engines.clamav?.cached);
+      });
+    } finally {
+      gate.close();
+    }
   });
 
   it("VIRUS_SCANNING_ENABLED=false: ClamAV is missing, so nothing is clean", async () => {

@@ -8,6 +8,8 @@ import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "../../sca
 
 /** How long clamd may take to reload after its database files change (NotifyClamd, ConcurrentDatabaseReload). */
 const RELOAD_GRACE_MS = 120_000;
+/** How long one VERSION answer serves the scans that start after it (never a cache hit: see version). */
+const VERSION_REUSE_MS = 500;
 
 /**
  * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
@@ -17,6 +19,7 @@ const RELOAD_GRACE_MS = 120_000;
  */
 export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
+  private recent: { readonly at: number; readonly answer: Promise<EngineVersion> } | undefined;
 
   constructor(
     private readonly clamd: ClamdClient,
@@ -25,15 +28,31 @@ export class ClamavScanner implements Scanner {
   ) {}
 
   /**
-   * Asked anew for every scan (one loopback round trip): the answer is also the proof that
-   * clamd is up, and names the database version clamd has loaded. Without official or
+   * One VERSION round trip serves the scans that start within half a second: a busy gate asks
+   * clamd once, not once per file. That answer only labels fresh scans, whose own INSTREAM
+   * proves clamd is up; a cached verdict is served only on a `fresh` answer, which is the proof
+   * that clamd is up now and has loaded the definitions the verdict was made with. The answer
+   * names the database version clamd has loaded. Without official or
    * versioned databases clamd names none; then which signatures ran cannot be told and the
    * result is not cached (the files on disk may be newer than what clamd has loaded).
    * With the database folder in reach, its fingerprint joins the label: a DatabaseCustomURL
    * update changes no version clamd reports, and must still end every cached verdict. Until
    * clamd has had time to reload an update, nothing is cached.
    */
-  async version(): Promise<EngineVersion> {
+  version(_request?: unknown, fresh = false): Promise<EngineVersion> {
+    const now = Date.now();
+    if (!fresh && this.recent && now - this.recent.at < VERSION_REUSE_MS) return this.recent.answer;
+    const answer = this.ask();
+    const recent = { at: now, answer };
+    this.recent = recent;
+    // A failed answer is never reused.
+    answer.catch(() => {
+      if (this.recent === recent) this.recent = undefined;
+    });
+    return answer;
+  }
+
+  private async ask(): Promise<EngineVersion> {
     const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
     const parsed = parseVersionReply(raw);
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
