@@ -4,6 +4,7 @@ import { parseInstreamReply, parseVersionReply } from "./clamd-reply.ts";
 import { fingerprintDefinitions } from "./definitions.ts";
 import { EngineError } from "../../errors/engine-error.ts";
 import type { Finding } from "../../verdict/findings.ts";
+import { readChunkBytes } from "../../scan/read-chunk.ts";
 import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "../../scan/scanner.ts";
 
 /** How long clamd may take to reload after its database files change (NotifyClamd, ConcurrentDatabaseReload). */
@@ -65,7 +66,7 @@ export class ClamavScanner implements Scanner {
   async scan(ctx: ScanContext): Promise<ScanOutcome> {
     const findings: Finding[] = [];
     for (const [i, target] of ctx.targets.entries()) {
-      const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: 256 * 1024 }), ctx.signal);
+      const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: readChunkBytes(target.role === "file" ? ctx.facts?.size : undefined) }), ctx.signal);
       const verdict = parseInstreamReply(raw);
       if (!verdict) {
         throw new EngineError("ENGINE_PROTOCOL", `clamd gave no definite answer: ${JSON.stringify(raw.replace(/\0/g, "").slice(0, 200))}`, true);

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { readChunkBytes } from "../../scan/read-chunk.ts";
 
 export interface FileDigest {
   readonly size: number;
@@ -13,14 +14,14 @@ export interface FileDigest {
 export const HEAD_BYTES = 8192;
 
 /** One streaming pass: all three hashes and the head, whatever the file's size. */
-export async function digestFile(path: string, signal: AbortSignal, onProgress: (bytes: number) => void): Promise<FileDigest> {
+export async function digestFile(path: string, signal: AbortSignal, onProgress: (bytes: number) => void, expectedSize?: number): Promise<FileDigest> {
   const sha256 = createHash("sha256");
   const sha1 = createHash("sha1");
   const md5 = createHash("md5");
   const headParts: Buffer[] = [];
   let headBytes = 0;
   let size = 0;
-  for await (const chunk of createReadStream(path, { signal, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, { signal, highWaterMark: readChunkBytes(expectedSize) }) as AsyncIterable<Buffer>) {
     sha256.update(chunk);
     sha1.update(chunk);
     md5.update(chunk);

@@ -41,7 +41,7 @@ export class ValidationScanner implements Scanner {
       throw new RejectedInputError("UNREADABLE_FILE", `the file cannot be read: ${err.message}`);
     })).size;
     if (size === 0) throw new RejectedInputError("EMPTY_FILE", "the file is empty");
-    const digest = request.digest && request.digest.size === size ? { ...request.digest, head: await readHead(file.path) } : await digestFile(file.path, ctx.signal, (done) => ctx.progress((0.8 * done) / size));
+    const digest = request.digest && request.digest.size === size ? { ...request.digest, head: await readHead(file.path) } : await digestFile(file.path, ctx.signal, (done) => ctx.progress((0.8 * done) / size), size);
     if (request.expectedSha256 && request.expectedSha256.toLowerCase() !== digest.sha256) {
       throw new RejectedInputError("INTEGRITY_MISMATCH", "the file's SHA-256 differs from the fileHash sent with it");
     }
