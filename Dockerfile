@@ -6,7 +6,8 @@ ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
-# sqlite3 builds its native addon from source during npm install.
+# better-sqlite3 builds its native addon from source during npm install (no prebuilt binary
+# can be fetched where GitHub is out of reach).
 RUN apt-get update \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*

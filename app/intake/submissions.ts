@@ -134,7 +134,7 @@ export class Submissions {
           await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: received.sha256, detail: { jobId, size: received.size, tier: input.userTier } }, now);
         })
         .catch((err: unknown) => {
-          if ((err as { code?: string }).code === "SQLITE_CONSTRAINT") throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+          if ((err as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
           throw err;
         });
       committed = true;
