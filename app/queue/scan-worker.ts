@@ -44,14 +44,15 @@ export class ScanWorker {
     if (await store.scans.hasResult(jobId)) return "already recorded";
     const file = await store.files.get(job.data.fileId);
     if (!file) throw new Error(`job ${jobId} names a file that is not in the store`);
+    // No write when a job starts: the job stays open in SQLite until its verdict, and a write
+    // here would cost every upload a third trip through the write lock and fsync.
     const attempt = job.attemptsMade + 1;
-    await store.scans.markOpen(jobId, "active", attempt, null, new Date().toISOString());
 
     const result = await this.scan(job, file);
     if (result.status === "error" && worthRetrying(result)) {
       const reason = errorSummary(result);
       if (attempt < (job.opts.attempts ?? 1)) {
-        await store.scans.markOpen(jobId, "retrying", attempt, reason, new Date().toISOString());
+        await store.scans.markRetrying(jobId, attempt, reason, new Date().toISOString());
         throw new ScanIncompleteError(reason);
       }
       await this.record(jobId, job.data, result);

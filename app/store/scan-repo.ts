@@ -100,11 +100,11 @@ export class ScanRepo {
     ]);
   }
 
-  /** Moves an open job; a job that already has its final result is left as it is. */
-  async markOpen(jobId: string, status: "active" | "retrying", attempts: number, lastError: string | null, now: string): Promise<void> {
+  /** An open job that will run again: its attempts and last error; a job with its final result is left as it is. */
+  async markRetrying(jobId: string, attempts: number, lastError: string, now: string): Promise<void> {
     await this.db.run(
-      `UPDATE scan_queue_status SET status = ?, attempts = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE job_id = ? AND status IN ('waiting', 'active', 'retrying')`,
-      [status, attempts, lastError, now, jobId],
+      `UPDATE scan_queue_status SET status = 'retrying', attempts = ?, last_error = ?, updated_at = ? WHERE job_id = ? AND status IN ('waiting', 'active', 'retrying')`,
+      [attempts, lastError, now, jobId],
     );
   }
 
