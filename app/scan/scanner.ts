@@ -21,8 +21,6 @@ export interface ScanTarget {
 export interface FileFacts {
   readonly size: number;
   readonly sha256: string;
-  readonly sha1: string;
-  readonly md5: string;
   readonly kind: FileKind | null;
   readonly mime: string;
   /** DICOM private element values (offsets into `dicomDataset`). */
@@ -42,7 +40,7 @@ export interface ScanRequest {
    * Hashes this service computed itself while the bytes arrived (the upload path), so
    * validation need not read the whole file again. Never a client's claim: that is expectedSha256.
    */
-  readonly digest?: { readonly size: number; readonly sha256: string; readonly sha1: string; readonly md5: string };
+  readonly digest?: { readonly size: number; readonly sha256: string };
   /** Enterprise tenant whose own YARA rules apply. */
   readonly tenantId?: string;
   /** Skip the result cache (a rescan must run the current engines). */

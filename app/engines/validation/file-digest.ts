@@ -5,26 +5,20 @@ import { readChunkBytes } from "../../scan/read-chunk.ts";
 export interface FileDigest {
   readonly size: number;
   readonly sha256: string;
-  readonly sha1: string;
-  readonly md5: string;
   /** The first bytes, for type detection. */
   readonly head: Buffer;
 }
 
 export const HEAD_BYTES = 8192;
 
-/** One streaming pass: all three hashes and the head, whatever the file's size. */
+/** One streaming pass: the SHA-256 and the head, whatever the file's size. */
 export async function digestFile(path: string, signal: AbortSignal, onProgress: (bytes: number) => void, expectedSize?: number): Promise<FileDigest> {
   const sha256 = createHash("sha256");
-  const sha1 = createHash("sha1");
-  const md5 = createHash("md5");
   const headParts: Buffer[] = [];
   let headBytes = 0;
   let size = 0;
   for await (const chunk of createReadStream(path, { signal, highWaterMark: readChunkBytes(expectedSize) }) as AsyncIterable<Buffer>) {
     sha256.update(chunk);
-    sha1.update(chunk);
-    md5.update(chunk);
     if (headBytes < HEAD_BYTES) {
       headParts.push(chunk.subarray(0, HEAD_BYTES - headBytes));
       headBytes += Math.min(chunk.length, HEAD_BYTES - headBytes);
@@ -32,5 +26,5 @@ export async function digestFile(path: string, signal: AbortSignal, onProgress: 
     size += chunk.length;
     onProgress(size);
   }
-  return { size, sha256: sha256.digest("hex"), sha1: sha1.digest("hex"), md5: md5.digest("hex"), head: Buffer.concat(headParts) };
+  return { size, sha256: sha256.digest("hex"), head: Buffer.concat(headParts) };
 }

@@ -67,8 +67,6 @@ export class ValidationScanner implements Scanner {
     const facts: FileFacts = {
       size: digest.size,
       sha256: digest.sha256,
-      sha1: digest.sha1,
-      md5: digest.md5,
       kind: detected.kind,
       mime: detected.mime,
       ...dicom,
