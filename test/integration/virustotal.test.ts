@@ -115,6 +115,9 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
     const limited = await startApiApp(stack, { ...stack.scenario("limited"), VIRUSTOTAL_API_KEY: "wrong-key", VIRUSTOTAL_API_URL: vt.url, VIRUSTOTAL_REQUESTS_PER_MINUTE: "1", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
     try {
       const key = await limited.key("l", "gold");
+      // The limiter counts per clock minute: both lookups must fall into one, whatever the time.
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 40_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 100));
       const start = vt.requests.length;
       const a = (await upload(limited, key, patient("L1"), { query: "?wait=30" })).body.result as ScanResult;
       assert.match(a.engines.virustotal!.error!.message, /WrongCredentialsError/);
