@@ -88,7 +88,8 @@ describe("fail closed: no definite answer is never clean", () => {
         const asked = gate.commands.filter((c) => c === "zVERSION").length;
         const hit = await engine.pipeline.scan({ path: files[0]!, tier: "free" });
         assert.deepEqual([hit.status, hit.engines.clamav?.cached], ["clean", true]);
-        assert.equal(gate.commands.filter((c) => c === "zVERSION").length, asked + 1, "the hit asked anew");
+        // At least one: the hit's own fresh ask (a busy machine may also have outlived the half second before it).
+        assert.ok(gate.commands.filter((c) => c === "zVERSION").length >= asked + 1, "the hit asked anew");
         gate.close();
         const gone = await engine.pipeline.scan({ path: files[1]!, tier: "free" });
         assert.equal(gone.status, "error", describeResult(gone));
