@@ -77,6 +77,7 @@ describe("the image's files, checked without a Docker engine", () => {
     const compose = read("docker-compose.yml");
     for (const dir of declared) assert.match(compose, new RegExp(`- [a-z_-]+:${dir}\\n`), dir);
     assert.match(compose, /--appendonly yes/);
+    assert.match(run("docker-compose", ["-f", "docker-compose.yml", "config"]), /stop_grace_period: 3m/, "docker stop lets supervisord stop every program");
     assert.match(compose, /--maxmemory-policy noeviction/);
   });
 
