@@ -171,7 +171,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   /** Today's count for a user, without counting anything. */
   dailyUse(userId: string, tier: Tier): Promise<DailyUse> {
-    return this.use().daily.peek(userId, this.config.tiers[tier].filesPerDay);
+    return this.use().daily.peek(userId, this.limitsFor(tier).filesPerDay);
   }
 
   /** The tier's size and daily limits, as configured. */

@@ -17,7 +17,7 @@ function run(script: string, args: readonly string[], out: Out, err: Out): numbe
 }
 
 /** Exit code of status and restart when no supervisord answers for this APPLIANCE_HOME (LSB's "not running"). */
-export const NOT_RUNNING = 3;
+const NOT_RUNNING = 3;
 const STOP_WAIT_MS = 180_000;
 
 /** supervisord's pid, when one answers on this appliance's socket. */

@@ -4,7 +4,7 @@ import type { EventBus } from "./event-bus.ts";
 import type { LiveStats } from "./live-stats.ts";
 
 /** The most often admins' `stats` messages go out: a busy gate sends one a second, not one a file. */
-export const STATS_INTERVAL_MS = 1000;
+const STATS_INTERVAL_MS = 1000;
 
 /**
  * Counts every verdict in the shared totals at once, and sends the `stats` snapshot at most

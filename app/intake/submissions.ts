@@ -54,12 +54,12 @@ export class Submissions {
 
   /** The seed's call: copies the caller's file in (hashing it), then accepts it. */
   async submitFile(input: SubmitFileInput): Promise<Submitted> {
-    const { fileId, policy } = this.check(input);
+    const { fileId, limits } = this.check(input);
     const info = await stat(input.filePath).catch(() => null);
     if (!info?.isFile()) throw new SubmitRejectedError("INVALID_REQUEST", "filePath is not a readable file");
-    this.checkSize(info.size, input, policy);
+    this.checkSize(info.size, input, limits);
     await this.checkNew(fileId);
-    return this.accept(fileId, input, policy, () => this.storage.receiveCopy(input.filePath));
+    return this.accept(fileId, input, limits, () => this.storage.receiveCopy(input.filePath));
   }
 
   /**
@@ -68,10 +68,10 @@ export class Submissions {
    */
   async submitReceived(input: Omit<SubmitFileInput, "filePath">, received: StoredFile): Promise<Submitted> {
     try {
-      const { fileId, policy } = this.check(input);
-      this.checkSize(received.size, input, policy);
+      const { fileId, limits } = this.check(input);
+      this.checkSize(received.size, input, limits);
       await this.checkNew(fileId);
-      return await this.accept(fileId, input, policy, async () => {
+      return await this.accept(fileId, input, limits, async () => {
         await fsyncPath(received.path);
         return received;
       });
@@ -80,7 +80,7 @@ export class Submissions {
     }
   }
 
-  private check(input: Omit<SubmitFileInput, "filePath">): { fileId: string; policy: TierLimits } {
+  private check(input: Omit<SubmitFileInput, "filePath">): { fileId: string; limits: TierLimits } {
     const fileId = input.fileId ?? randomUUID();
     const problem = !isTier(input.userTier)
       ? "userTier must be one of free, premium, gold, enterprise"
@@ -97,12 +97,12 @@ export class Submissions {
     const nameProblem = fileNameProblem(input.fileName ?? "");
     if (nameProblem) throw new SubmitRejectedError("INVALID_FILE_NAME", `the file name ${nameProblem}`);
     if ((input.declaredType?.length ?? 0) > 255) throw new SubmitRejectedError("INVALID_REQUEST", "the declared content type is longer than 255 characters");
-    return { fileId, policy: this.tierLimits[input.userTier] };
+    return { fileId, limits: this.tierLimits[input.userTier] };
   }
 
-  private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, policy: TierLimits): void {
+  private checkSize(size: number, input: Omit<SubmitFileInput, "filePath">, limits: TierLimits): void {
     if (size === 0) throw new SubmitRejectedError("EMPTY_FILE", "the file is empty");
-    if (size > policy.maxFileBytes) throw SubmitRejectedError.tooLarge(input.userTier, policy);
+    if (size > limits.maxFileBytes) throw SubmitRejectedError.tooLarge(input.userTier, limits);
     if (input.fileSize !== undefined && input.fileSize !== size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${size} bytes received`);
   }
 
@@ -111,9 +111,9 @@ export class Submissions {
   }
 
   /** Counts the file against the daily limit, stores it, and queues its scan. */
-  private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, policy: TierLimits, receive: () => Promise<StoredFile>): Promise<Submitted> {
-    const use = await this.daily.consume(input.userId, policy.filesPerDay);
-    if (!use.allowed) throw SubmitRejectedError.dailyLimit(input.userTier, policy, use.retryAfterSeconds);
+  private async accept(fileId: string, input: Omit<SubmitFileInput, "filePath">, limits: TierLimits, receive: () => Promise<StoredFile>): Promise<Submitted> {
+    const use = await this.daily.consume(input.userId, limits.filesPerDay);
+    if (!use.allowed) throw SubmitRejectedError.dailyLimit(input.userTier, limits, use.retryAfterSeconds);
     const received = await receive().catch(async (err: unknown) => {
       await this.daily.release(input.userId);
       throw err;

@@ -33,9 +33,8 @@ export class ClamavScanner implements Scanner {
    * clamd once, not once per file. That answer only labels fresh scans, whose own INSTREAM
    * proves clamd is up; a cached verdict is served only on a `fresh` answer, which is the proof
    * that clamd is up now and has loaded the definitions the verdict was made with. The answer
-   * names the database version clamd has loaded. Without official or
-   * versioned databases clamd names none; then which signatures ran cannot be told and the
-   * result is not cached (the files on disk may be newer than what clamd has loaded).
+   * names the database version clamd has loaded. Without official or versioned databases
+   * clamd names none; then which signatures ran cannot be told and the result is not cached (the files on disk may be newer than what clamd has loaded).
    * With the database folder in reach, its fingerprint joins the label: a DatabaseCustomURL
    * update changes no version clamd reports, and must still end every cached verdict. Until
    * clamd has had time to reload an update, nothing is cached.
