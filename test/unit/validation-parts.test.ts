@@ -76,6 +76,12 @@ describe("name and declared-type claims", () => {
     assert.deepEqual(kindsFromDeclaredType("application/dicom; charset=binary"), ["dicom"]);
     assert.equal(kindsFromDeclaredType("application/x-msdownload"), "foreign");
   });
+  it("names of inherited properties are foreign types and extensions, not a crash", () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      assert.equal(kindsFromDeclaredType(name), "foreign");
+      assert.deepEqual(claimFromName(`x.${name}`), { kind: "foreign", extension: `.${name.toLowerCase()}` });
+    }
+  });
 });
 
 describe("archive entry names", () => {

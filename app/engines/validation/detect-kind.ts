@@ -9,14 +9,14 @@ export interface DetectedType {
   readonly mime: string;
 }
 
-const FILE_TYPE_KINDS: Readonly<Record<string, FileKind>> = {
-  dcm: "dicom",
-  pdf: "pdf",
-  jpg: "jpeg",
-  png: "png",
-  tif: "tiff",
-  zip: "zip",
-};
+const FILE_TYPE_KINDS: ReadonlyMap<string, FileKind> = new Map<string, FileKind>([
+  ["dcm", "dicom"],
+  ["pdf", "pdf"],
+  ["jpg", "jpeg"],
+  ["png", "png"],
+  ["tif", "tiff"],
+  ["zip", "zip"],
+]);
 
 export function hasDicomMagic(head: Buffer): boolean {
   return head.length >= 132 && head.toString("latin1", 128, 132) === "DICM";
@@ -32,7 +32,7 @@ export async function detectKind(head: Buffer): Promise<DetectedType> {
   const magic = await fileTypeFromBuffer(head);
   // file-type calls anything with an XML declaration "xml"; whether it is FHIR is for the text sniff to say.
   if (magic && magic.ext !== "xml") {
-    const kind = FILE_TYPE_KINDS[magic.ext];
+    const kind = FILE_TYPE_KINDS.get(magic.ext);
     return kind ? known(kind) : { kind: null, mime: magic.mime };
   }
   return sniffText(head);

@@ -19,23 +19,24 @@ export const KIND_MIME: Readonly<Record<FileKind, string>> = {
 /** Text kinds may legitimately be named as any of the text extensions. */
 const TEXTUAL: readonly FileKind[] = ["hl7v2", "fhir-json", "fhir-xml", "text", "csv"];
 
-const EXTENSION_CLAIMS: Readonly<Record<string, readonly FileKind[]>> = {
-  ".dcm": ["dicom"],
-  ".dicom": ["dicom"],
-  ".dic": ["dicom"],
-  ".pdf": ["pdf"],
-  ".jpg": ["jpeg"],
-  ".jpeg": ["jpeg"],
-  ".png": ["png"],
-  ".tif": ["tiff"],
-  ".tiff": ["tiff"],
-  ".hl7": ["hl7v2"],
-  ".json": ["fhir-json"],
-  ".xml": ["fhir-xml"],
-  ".txt": TEXTUAL,
-  ".csv": ["csv", "text"],
-  ".zip": ["zip"],
-};
+// Maps, not object literals: a client's name or type must never find an inherited property ("constructor").
+const EXTENSION_CLAIMS: ReadonlyMap<string, readonly FileKind[]> = new Map<string, readonly FileKind[]>([
+  [".dcm", ["dicom"]],
+  [".dicom", ["dicom"]],
+  [".dic", ["dicom"]],
+  [".pdf", ["pdf"]],
+  [".jpg", ["jpeg"]],
+  [".jpeg", ["jpeg"]],
+  [".png", ["png"]],
+  [".tif", ["tiff"]],
+  [".tiff", ["tiff"]],
+  [".hl7", ["hl7v2"]],
+  [".json", ["fhir-json"]],
+  [".xml", ["fhir-xml"]],
+  [".txt", TEXTUAL],
+  [".csv", ["csv", "text"]],
+  [".zip", ["zip"]],
+]);
 
 export type NameClaim =
   | { readonly kind: "none" }
@@ -50,11 +51,11 @@ export function claimFromName(fileName: string | undefined): NameClaim {
   if (!fileName) return { kind: "none" };
   const extension = path.extname(fileName.replace(/\\/g, "/")).toLowerCase();
   if (extension === "" || /^\.\d+$/.test(extension)) return { kind: "none" };
-  const kinds = EXTENSION_CLAIMS[extension];
+  const kinds = EXTENSION_CLAIMS.get(extension);
   return kinds ? { kind: "known", extension, kinds } : { kind: "foreign", extension };
 }
 
-const MIME_CLAIMS: Readonly<Record<string, readonly FileKind[]>> = Object.fromEntries([
+const MIME_CLAIMS: ReadonlyMap<string, readonly FileKind[]> = new Map<string, readonly FileKind[]>([
   ...FILE_KINDS.map((k) => [KIND_MIME[k], [k]] as const),
   ["application/json", ["fhir-json"]],
   ["application/xml", ["fhir-xml"]],
@@ -70,5 +71,5 @@ const UNINFORMATIVE_MIME = new Set(["", "application/octet-stream", "binary/octe
 export function kindsFromDeclaredType(mime: string | undefined): readonly FileKind[] | "none" | "foreign" {
   const base = (mime ?? "").split(";")[0]!.trim().toLowerCase();
   if (UNINFORMATIVE_MIME.has(base)) return "none";
-  return MIME_CLAIMS[base] ?? "foreign";
+  return MIME_CLAIMS.get(base) ?? "foreign";
 }
