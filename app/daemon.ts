@@ -183,10 +183,10 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     return this.use().keys;
   }
 
-  /** Another scan with the current engines; `userId` limits it to the owner's files. */
+  /** Another scan with the current engines; `userId` limits it to the owner's files and counts it against their day. */
   async rescan(fileId: string, by: { userId?: string; tier?: Tier } = {}): Promise<Submitted> {
     const file = await this.getFile(fileId, by.userId);
-    return this.use().submissions.rescan(file, by.userId ?? "admin", by.tier);
+    return this.use().submissions.rescan(file, { actor: by.userId ?? "admin", tier: by.tier, tenant: by.userId });
   }
 
   /** A file's record; with `userId`, only that user's file (another's is not found). */

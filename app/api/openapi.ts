@@ -121,12 +121,12 @@ export const OPENAPI_DOCUMENT = {
     },
     "/api/medical-files/{fileId}/rescan": {
       post: {
-        summary: "Scan again with the current engines (premium and above)",
+        summary: "Scan again with the current engines (premium and above), at the higher of the caller's and the file's tier; counts against the caller's day",
         security: secured,
         parameters: [fileId],
         responses: {
           202: { description: "Queued", content: json({ type: "object", required: ["message", "scanJobId", "estimatedTime"], properties: { message: { type: "string" }, scanJobId: { type: "string" }, estimatedTime: { type: "integer" } } }) },
-          401: E[401], 403: E[403], 404: E[404],
+          401: E[401], 403: E[403], 404: E[404], 429: E[429],
         },
       },
     },

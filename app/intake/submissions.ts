@@ -11,7 +11,7 @@ import { fileNameProblem, sanitiseName } from "./sanitise-name.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { ScanType } from "../store/scan-repo.ts";
 import type { Store } from "../store/store.ts";
-import { isTier, TIER_POLICIES, type Tier, type TierLimits } from "../verdict/tiers.ts";
+import { higherTier, isTier, TIER_POLICIES, type Tier, type TierLimits } from "../verdict/tiers.ts";
 
 /** The seed's `submitFile` argument. */
 export interface SubmitFileInput {
@@ -149,18 +149,39 @@ export class Submissions {
     }
   }
 
-  /** A new scan of a stored or quarantined file with the current engines (cache bypassed). */
-  async rescan(file: FileRecord, actor: string, tier: Tier = file.tier): Promise<Submitted> {
-    if (TIER_POLICIES[tier].priority > TIER_POLICIES.premium.priority) throw new SubmitRejectedError("RESCAN_NOT_ALLOWED", "rescans need the premium tier or above");
+  /**
+   * A new scan of a stored or quarantined file with the current engines (cache bypassed), at
+   * the higher of the caller's and the file's tier, so a lower tier's clean cannot clear a file
+   * held at a higher one. A tenant's rescan counts against their daily limit like an upload.
+   */
+  async rescan(file: FileRecord, by: { actor: string; tier?: Tier; tenant?: string }): Promise<Submitted> {
+    const callerTier = by.tier ?? file.tier;
+    if (TIER_POLICIES[callerTier].priority > TIER_POLICIES.premium.priority) throw new SubmitRejectedError("RESCAN_NOT_ALLOWED", "rescans need the premium tier or above");
     if (!["stored", "released", "quarantined", "queued"].includes(file.state)) throw new NotFoundError("FILE_NOT_FOUND", `file ${file.id} has no content left to scan`);
-    return this.enqueue(file, "rescan", actor, "rescan", tier);
+    const tier = higherTier(callerTier, file.tier);
+    if (by.tenant === undefined) return this.enqueue(file, "rescan", by.actor, "rescan", tier);
+    const limits = this.tierLimits[callerTier];
+    const use = await this.daily.consume(by.tenant, limits.filesPerDay);
+    if (!use.allowed) throw SubmitRejectedError.dailyLimit(callerTier, limits, use.retryAfterSeconds);
+    return this.enqueue(file, "rescan", by.actor, "rescan", tier).catch(async (err: unknown) => {
+      await this.daily.release(by.tenant!);
+      throw err;
+    });
   }
 
-  /** A scan of the same file later, to ask VirusTotal again: `delayMs`, then twice as long each time; none past `max`. */
+  /**
+   * A scan of the same file later, to ask VirusTotal again: `delayMs`, then twice as long each
+   * time; none past `max`, and none once the owner's daily limit is used up (it counts as a file).
+   */
   async followUp(file: FileRecord, data: ScanJobData, delayMs: number, max: number): Promise<void> {
     const followUps = (data.followUps ?? 0) + 1;
     // "quarantining": the verdict that asks for the follow-up has just started the move.
     if (followUps > max || !["stored", "quarantining", "quarantined", "released"].includes(file.state)) return;
+    const use = await this.daily.consume(file.ownerId, this.tierLimits[file.tier].filesPerDay);
+    if (!use.allowed) {
+      this.log.info({ fileId: file.id, followUps }, "VirusTotal follow-up skipped: the owner's daily limit is used up");
+      return;
+    }
     await this.enqueue(file, "followup", "system", "followup", data.tier, { followUps, delayMs: delayMs * 2 ** (followUps - 1) });
   }
 

@@ -59,3 +59,8 @@ export const TIER_POLICIES: Readonly<Record<Tier, TierPolicy>> = {
 export function isTier(value: string): value is Tier {
   return (TIERS as readonly string[]).includes(value);
 }
+
+/** The tier that runs more engines (a lower priority number): a rescan never scans below the file's own tier. */
+export function higherTier(a: Tier, b: Tier): Tier {
+  return TIER_POLICIES[a].priority <= TIER_POLICIES[b].priority ? a : b;
+}

@@ -107,6 +107,28 @@ describe("every tier's numbers, engines and priority (real app, Redis, clamd, YA
     }
   });
 
+  it("a rescan runs at the higher of the caller's and the file's tier, and counts against the caller's day", async () => {
+    const gold = await app.key("two-keys", "gold");
+    const premium = await app.key("two-keys", "premium");
+    // Data after IEND: only gold's advanced rule flags it; premium would call it clean.
+    const data = Buffer.concat([png(), Buffer.from("trailing data after IEND, rescanned at premium".padEnd(64, "."))]);
+    const up = await upload(app, gold, data, { name: "image.png", query: "?wait=60" });
+    const fileId = String(up.body.fileId);
+    assert.notEqual((up.body.result as ScanResult).status, "clean");
+    const rescan = await call(app, premium, "POST", `/api/medical-files/${fileId}/rescan`);
+    assert.equal(rescan.status, 202, JSON.stringify(rescan.body));
+    type Scan = { jobId: string; scan_type: string; scan_engines: string[]; results: ScanResult };
+    const scans = async () => (await call(app, gold, "GET", `/api/medical-files/${fileId}/scans`)).body.scans as Scan[];
+    await eventually(async () => (await scans()).some((s) => s.jobId === rescan.body.scanJobId), 60_000, "the rescan's verdict");
+    const again = (await scans()).find((s) => s.jobId === rescan.body.scanJobId)!;
+    assert.deepEqual([...again.scan_engines].sort(), [...TIER_POLICIES.gold.engines].sort());
+    assert.notEqual(again.results.status, "clean");
+    // The upload and this rescan are 2 of premium's 3 a day: one more rescan, then 429.
+    assert.equal((await call(app, premium, "POST", `/api/medical-files/${fileId}/rescan`)).status, 202);
+    const refused = await call(app, premium, "POST", `/api/medical-files/${fileId}/rescan`);
+    assert.deepEqual([refused.status, code(refused)], [429, "DAILY_LIMIT"]);
+  });
+
   it("priority: with one worker and a backlog, an enterprise job queued last runs before the free jobs queued first", async () => {
     const scenario = stack.scenario("priority");
     const intake = await startApiApp(stack, scenario, "intake");
