@@ -128,7 +128,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     queue.bull.on("failed", (job, err) => {
       void (async () => {
         if ((await job.getState()) !== "failed") return;
-        await worker.recordFailure(String(job.id), job.data, err.message);
+        await worker.recordFailure(String(job.id), err.message);
         queueLog.error({ jobId: job.id, fileId: job.data.fileId, attempts: job.attemptsMade, error: err.message }, "job failed");
       })().catch((e: unknown) => queueLog.error({ err: e, jobId: job.id }, "could not record a failed job; the reconciler will"));
     });

@@ -2,7 +2,7 @@ import type { Logger } from "../log.ts";
 import type { Quarantine } from "../quarantine/quarantine.ts";
 import type { Store } from "../store/store.ts";
 import type { ScanQueue } from "./scan-queue.ts";
-import type { ScanWorker } from "./scan-worker.ts";
+import { jobData, type ScanWorker } from "./scan-worker.ts";
 
 export interface ReconcileReport {
   /** Open jobs that Redis had lost, queued again under the same id. */
@@ -35,14 +35,14 @@ export class Reconciler {
     for (const entry of await this.store.scans.openJobs()) {
       const file = await this.store.files.get(entry.fileId);
       if (!file) continue;
-      const data = { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier: entry.tier, userId: file.ownerId, scanType: entry.scanType };
+      const data = jobData(entry, file);
       const job = await this.queue.getJob(entry.jobId);
       const state = job ? await job.getState() : "missing";
       if (state === "missing") {
         await this.queue.add(entry.jobId, data);
         requeued++;
       } else if (state === "failed" || (state === "completed" && !(await this.store.scans.hasResult(entry.jobId)))) {
-        await this.worker.recordFailure(entry.jobId, data, job?.failedReason ?? `the job ended ${state} without a result`);
+        await this.worker.recordFailure(entry.jobId, job?.failedReason ?? `the job ended ${state} without a result`);
         failed++;
       }
     }

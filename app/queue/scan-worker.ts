@@ -10,6 +10,7 @@ import type { Quarantine } from "../quarantine/quarantine.ts";
 import type { StatsBroadcast } from "../events/stats-broadcast.ts";
 import { scratchDir } from "../scan/scratch.ts";
 import type { FileRecord } from "../store/file-repo.ts";
+import { OPEN_JOB_STATUSES, type QueueEntry } from "../store/scan-repo.ts";
 import type { Store } from "../store/store.ts";
 import type { Tier } from "../verdict/tiers.ts";
 import type { ScanJob, ScanJobData } from "./scan-queue.ts";
@@ -38,32 +39,53 @@ export interface ScanWorkerDeps {
 export class ScanWorker {
   constructor(private readonly deps: ScanWorkerDeps) {}
 
+  /**
+   * The file, tier and scan type come from SQLite, never from Redis: whoever can write to Redis
+   * must not turn a gold scan into a free one or a rescan into a cached one. A job SQLite does
+   * not know is refused; one whose Redis data disagrees gets a final error verdict.
+   */
   async process(job: ScanJob): Promise<string> {
     const jobId = String(job.id);
-    const { store } = this.deps;
-    if (await store.scans.hasResult(jobId)) return "already recorded";
-    const file = await store.files.get(job.data.fileId);
+    const { store, log, pipeline } = this.deps;
+    const entry = await store.scans.queueEntry(jobId);
+    if (!entry) {
+      log.warn({ jobId }, "job refused: SQLite has no such job");
+      return "refused";
+    }
+    if (!OPEN_JOB_STATUSES.includes(entry.status)) return "already recorded";
+    const file = await store.files.get(entry.fileId);
     if (!file) throw new Error(`job ${jobId} names a file that is not in the store`);
+    const data = jobData(entry, file, job.data.followUps);
+    const mismatch = (["fileId", "tier", "scanType"] as const).filter((k) => job.data[k] !== data[k]);
+    if (mismatch.length > 0) {
+      log.warn({ jobId, fileId: file.id, mismatch }, "job refused: its queued data disagrees with SQLite");
+      await this.record(jobId, data, pipeline.failure(data.tier, data.sha256, "JOB_DATA_MISMATCH", `the queued job's ${mismatch.join(", ")} disagree with the store`));
+      return "error";
+    }
     // No write when a job starts: the job stays open in SQLite until its verdict, and a write
     // here would cost every upload a third trip through the write lock and fsync.
     const attempt = job.attemptsMade + 1;
 
-    const result = await this.scan(job, file);
+    const result = await this.scan(job, data, file);
     if (result.status === "error" && worthRetrying(result)) {
       const reason = errorSummary(result);
       if (attempt < (job.opts.attempts ?? 1)) {
         await store.scans.markRetrying(jobId, attempt, reason, new Date().toISOString());
         throw new ScanIncompleteError(reason);
       }
-      await this.record(jobId, job.data, result);
+      await this.record(jobId, data, result);
       throw new ScanIncompleteError(`${reason} (after ${attempt} attempts)`);
     }
-    await this.record(jobId, job.data, result);
+    await this.record(jobId, data, result);
     return result.status;
   }
 
-  /** A job Bull gave up on (stalled past its limit, timed out, threw on its last attempt). */
-  async recordFailure(jobId: string, data: ScanJobData, reason: string): Promise<void> {
+  /** A job Bull gave up on (stalled past its limit, timed out, threw on its last attempt); nothing for a job SQLite does not know. */
+  async recordFailure(jobId: string, reason: string): Promise<void> {
+    const entry = await this.deps.store.scans.queueEntry(jobId);
+    const file = entry && (await this.deps.store.files.get(entry.fileId));
+    if (!entry || !file) return;
+    const data = jobData(entry, file);
     await this.record(jobId, data, this.deps.pipeline.failure(data.tier, data.sha256, "JOB_FAILED", reason));
   }
 
@@ -109,16 +131,16 @@ export class ScanWorker {
     }
   }
 
-  private async scan(job: ScanJob, file: FileRecord): Promise<ScanResult> {
+  private async scan(job: ScanJob, data: ScanJobData, file: FileRecord): Promise<ScanResult> {
     const { pipeline, tmpDir } = this.deps;
-    const request = { tier: job.data.tier, declaredName: file.originalName, declaredType: file.declaredType ?? undefined, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: job.data.scanType === "rescan" };
+    const request = { tier: data.tier, declaredName: file.originalName, declaredType: file.declaredType ?? undefined, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: data.scanType === "rescan" };
     const progress = this.progressReporter(job, file);
     if (file.storedPath) return pipeline.scan({ ...request, path: file.storedPath }, progress);
-    if (file.state !== "quarantined") return pipeline.failure(job.data.tier, file.sha256, "FILE_GONE", `the file is ${file.state}; nothing left to scan`);
+    if (file.state !== "quarantined") return pipeline.failure(data.tier, file.sha256, "FILE_GONE", `the file is ${file.state}; nothing left to scan`);
     const dir = await scratchDir(tmpDir, "rescan");
     try {
       const copy = path.join(dir, "file");
-      if (!(await this.deps.quarantine.extractForScan(file.id, copy))) return pipeline.failure(job.data.tier, file.sha256, "FILE_GONE", "the quarantine entry is gone");
+      if (!(await this.deps.quarantine.extractForScan(file.id, copy))) return pipeline.failure(data.tier, file.sha256, "FILE_GONE", "the quarantine entry is gone");
       return await pipeline.scan({ ...request, path: copy }, progress);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -154,6 +176,11 @@ export class ScanWorker {
       log.warn({ err, jobId }, "result event not sent; the verdict is stored");
     }
   }
+}
+
+/** A job's data as SQLite records it: what the worker runs and what the reconciler queues again. */
+export function jobData(entry: QueueEntry, file: FileRecord, followUps?: number): ScanJobData {
+  return { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier: entry.tier, userId: file.ownerId, scanType: entry.scanType, ...(followUps === undefined ? {} : { followUps }) };
 }
 
 /** Between two progress events of one scan, and before its first. */
