@@ -25,6 +25,7 @@ const moduleDir = path.dirname(fileURLToPath(import.meta.url));
 /** The package root (rules, scripts, docker/): source runs from app/, the build from dist/app/. */
 export const packageRoot = path.resolve(moduleDir, path.basename(path.dirname(moduleDir)) === "dist" ? "../.." : "..");
 
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 const bool = (fallback: boolean) =>
   z
@@ -91,7 +92,11 @@ const envSchema = z.object({
   MIN_FREE_DISK_MB: int(0, 1024),
   CLAMAV_DEFINITIONS_MAX_AGE_HOURS: int(1, 72),
   VIRUSTOTAL_API_KEY: z.string().min(1).optional(),
-  VIRUSTOTAL_API_URL: z.string().url().default("https://www.virustotal.com/api/v3"),
+  VIRUSTOTAL_API_URL: z
+    .string()
+    .url()
+    .refine((u) => new URL(u).protocol === "https:" || LOOPBACK.has(new URL(u).hostname), "must be https (plain http only to this machine, for a test server)")
+    .default("https://www.virustotal.com/api/v3"),
   VIRUSTOTAL_TIMEOUT_MS: int(100, 10_000),
   VIRUSTOTAL_REQUESTS_PER_MINUTE: int(1, 4),
   VIRUSTOTAL_REQUESTS_PER_DAY: int(1, 500),

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import Bull from "bull";
 import { createClient } from "redis";
+import { VirusTotalClient } from "../../app/engines/virustotal/virustotal-client.ts";
+import { loadConfig } from "../../app/config.ts";
 import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
 
 describe("hardening: what a queue writer or a hostile client cannot do (real Redis, clamd)", { timeout: 300_000 }, () => {
@@ -36,5 +40,30 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
       await queue.close();
       await redis.quit();
     }
+  });
+
+  it("the VirusTotal client follows no redirect (the key would go with it) and takes only https, save to this machine", async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const elsewhere = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.end("{}");
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, "127.0.0.1", r));
+    const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+    const redirecting = http.createServer((req, res) => {
+      res.writeHead(307, { location: `${target}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, "127.0.0.1", r));
+    try {
+      const client = new VirusTotalClient({ baseUrl: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/api/v3`, apiKey: "secret-key", timeoutMs: 5000, uploadTimeoutMs: 5000 });
+      await assert.rejects(client.fileReport("0".repeat(64)), { code: "Unreachable" });
+      assert.equal(seen.length, 0, "nothing reached the redirect's target");
+    } finally {
+      elsewhere.close();
+      redirecting.close();
+    }
+    assert.throws(() => loadConfig({ VIRUSTOTAL_API_KEY: "k", VIRUSTOTAL_API_URL: "http://vt.example.org/api/v3" }), /VIRUSTOTAL_API_URL.*https/);
+    assert.doesNotThrow(() => loadConfig({ VIRUSTOTAL_API_KEY: "k", VIRUSTOTAL_API_URL: "http://127.0.0.1:9/api/v3" }));
   });
 });

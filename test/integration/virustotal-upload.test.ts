@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
@@ -9,6 +9,19 @@ import { zipOf } from "../fixtures/zips.ts";
 import { call, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";
 import { FakeVirusTotal } from "../harness/fake-virustotal.ts";
 import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
+
+/** A program with `text` as UTF-16 inside its section. */
+function withUtf16(program: Buffer, text: string): Buffer {
+  Buffer.from(text, "utf16le").copy(program, 0x400);
+  return program;
+}
+
+/** A 64-bit x86 Mach-O header with one load command, then filler. */
+function machO(): Buffer {
+  const b = Buffer.alloc(4096, 0x90);
+  [0xfeedfacf, 0x01000007, 3, 2, 1, 72, 0].forEach((v, i) => b.writeUInt32LE(v, i * 4));
+  return b;
+}
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const API_KEY = "vt-test-key-0123456789";
@@ -106,6 +119,11 @@ describe("VirusTotal uploads, turned on (real app, Redis, clamd; fake v3 server)
       { name: "run.sh", data: Buffer.from("#!/bin/sh\necho SMITH JOHN 1970-01-01\n") },
       { name: "sfx.exe", data: Buffer.concat([peProgram("SFX"), await zipOf([{ name: "ct.dcm", data: buildDicom() }])]) },
       { name: "viewer.exe", data: Buffer.concat([peProgram("VIEWER"), buildDicom()]) },
+      // No marker at all, so only the allow-list keeps them: a payload past the last section, a
+      // UTF-16 FHIR resource inside one, a Mach-O program.
+      { name: "setup.exe", data: Buffer.concat([peProgram("SETUP"), randomBytes(8192)]) },
+      { name: "export.exe", data: withUtf16(peProgram("EXPORT"), '{"resourceType":"Patient"}') },
+      { name: "viewer-mac", data: machO() },
     ];
     const start = vt.requests.length;
     for (const f of files) await scan(f.data, f.name);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -9,10 +9,12 @@ import { unsafeNameReason } from "../../app/engines/validation/archive-guard.ts"
 import { detectKind } from "../../app/engines/validation/detect-kind.ts";
 import { executableAt, preambleExecutable } from "../../app/engines/validation/executable-header.ts";
 import { claimFromName, kindsFromDeclaredType } from "../../app/engines/validation/file-kinds.ts";
+import { programExtent } from "../../app/engines/virustotal/program-extent.ts";
 import { inspectJson } from "../../app/engines/validation/json-inspector.ts";
 import { inspectXml } from "../../app/engines/validation/xml-inspector.ts";
 import { fhirJson, hl7, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
+import { peProgram } from "../fixtures/programs.ts";
 
 describe("content type detection", () => {
   it("detects each allowed kind from its content", async () => {
@@ -153,5 +155,33 @@ describe("FHIR text structure", () => {
     assert.equal(await xml('<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"/>'), "validation.xml-dtd");
     assert.equal(await xml(`${" ".repeat(1024 * 1024 - 4)}<!DOCTYPE x>`), "validation.xml-dtd");
     assert.equal(await xml('<Patient xmlns="http://hl7.org/fhir"><text><div xmlns="http://www.w3.org/1999/xhtml">&lt;!DOCTYPE&gt;</div></text></Patient>'), null);
+  });
+});
+
+describe("program extent (what VirusTotal uploads may hold)", () => {
+  const extentOf = async (file: string, kind: "pe" | "elf") => {
+    const fh = await open(file, "r");
+    try {
+      return await programExtent(fh, kind, (await fh.stat()).size);
+    } finally {
+      await fh.close();
+    }
+  };
+  it("a real ELF program's headers account for every byte; bytes appended are past its extent", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-extent-"));
+    try {
+      const ls = await readFile("/bin/ls");
+      assert.equal(await extentOf("/bin/ls", "elf"), ls.length);
+      const sfx = path.join(dir, "sfx");
+      await writeFile(sfx, Buffer.concat([ls, Buffer.from("payload")]));
+      assert.equal(await extentOf(sfx, "elf"), ls.length);
+      const pe = path.join(dir, "tool.exe");
+      await writeFile(pe, peProgram("EXTENT", 8192));
+      assert.equal(await extentOf(pe, "pe"), 8192);
+      await writeFile(pe, peProgram("EXTENT", 100));
+      assert.equal(await extentOf(pe, "pe"), null, "headers cut short do not parse");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -96,6 +96,8 @@ export class VirusTotalClient {
         method: init.method ?? "GET",
         body: init.body,
         headers: { "x-apikey": this.settings.apiKey, accept: "application/json" },
+        // A redirect would carry the key (and on 307/308 the file) to wherever it points.
+        redirect: "error",
         signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
       });
     } catch (err) {
