@@ -46,7 +46,7 @@ export const OPENAPI_DOCUMENT = {
           confidence: { type: "number" },
           findings: { type: "array", items: ref("Finding") },
           recommendations: { type: "array", items: { type: "string" } },
-          engines: { type: "object", additionalProperties: { type: "object", properties: { ran: { type: "boolean" }, ms: { type: "number" }, version: { type: "string" } } } },
+          engines: { type: "object", additionalProperties: { type: "object", properties: { ran: { type: "boolean" }, ms: { type: "number" }, version: { type: "string" }, signatures: { enum: ["development"], description: "only the development signature set was loaded: no production verdict" } } } },
           sha256: { type: ["string", "null"] },
           fileType: { type: ["string", "null"] },
           scanTimeMs: { type: "number" },

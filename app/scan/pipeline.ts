@@ -4,7 +4,7 @@ import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings, type Finding } from "../verdict/findings.ts";
 import { ResultCache } from "./result-cache.ts";
 import { madeOnFirstUse, scratchPath } from "./scratch.ts";
-import type { FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
+import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun } from "../verdict/scoring.ts";
 import { TIER_POLICIES, type EngineName, type Tier } from "../verdict/tiers.ts";
@@ -89,7 +89,7 @@ export class ScanPipeline {
             this.runEngine(name, request, { file, targets, facts, ...scratch }, (f) => {
               fractions[i] = f;
               progress((1 + fractions.reduce((a, b) => a + b, 0)) * share);
-            }, versions.labels[name]),
+            }, versions.found[name]),
           ),
         );
         const fresh: Finding[] = [];
@@ -127,18 +127,22 @@ export class ScanPipeline {
   }
 
   /** Every engine's version label; cacheable only when every engine could prove its versions. */
-  private async versions(names: readonly EngineName[], request: ScanRequest, fresh = false): Promise<{ labels: Partial<Record<EngineName, string>>; cacheable: boolean }> {
+  private async versions(names: readonly EngineName[], request: ScanRequest, fresh = false): Promise<{ labels: Partial<Record<EngineName, string>>; found: Partial<Record<EngineName, EngineVersion>>; cacheable: boolean }> {
     const labels: Partial<Record<EngineName, string>> = {};
+    const found: Partial<Record<EngineName, EngineVersion>> = {};
     let cacheable = true;
     await Promise.all(
       names.map(async (name) => {
         const scanner = this.byName.get(name);
         const version = scanner ? await scanner.version(request, fresh).catch(() => null) : null;
-        if (version) labels[name] = version.label;
+        if (version) {
+          labels[name] = version.label;
+          found[name] = version;
+        }
         if (!version?.cacheable) cacheable = false;
       }),
     );
-    return { labels, cacheable };
+    return { labels, found, cacheable };
   }
 
   private async runEngine(
@@ -146,7 +150,7 @@ export class ScanPipeline {
     request: ScanRequest,
     state: Pick<ScanContext, "file" | "targets" | "facts" | "workDir" | "workDirPath">,
     progress: (fraction: number) => void,
-    version?: string,
+    known?: EngineVersion,
   ): Promise<{ run: EngineRun; outcome?: ScanOutcome }> {
     const scanner = this.byName.get(name);
     if (!scanner) return { run: { ran: false, ms: 0, error: { code: "ENGINE_NOT_CONFIGURED", message: `${name} is not configured`, retryable: false } } };
@@ -168,11 +172,12 @@ export class ScanPipeline {
       // An engine that blocks the event loop (YARA-X does much of its work on the main thread)
       // can return before the timer gets to fire: a late answer is a timeout all the same.
       if (ms > timeoutMs) throw new EngineError("ENGINE_TIMEOUT", `${name} took ${ms} ms, over its ${timeoutMs} ms limit`, true);
-      return { run: { ran: true, ms, version: version ?? (await scanner.version(request).then((v) => v.label, () => undefined)) }, outcome };
+      const version = known ?? (await scanner.version(request).catch(() => undefined));
+      return { run: { ran: true, ms, version: version?.label, ...(version?.development ? { signatures: "development" as const } : {}) }, outcome };
     } catch (err) {
       controller.abort(err);
       const ms = Math.round(performance.now() - started);
-      return { run: { ran: false, ms, version, error: describe(err) } };
+      return { run: { ran: false, ms, version: known?.label, error: describe(err) } };
     } finally {
       clearTimeout(timer);
     }

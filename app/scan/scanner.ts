@@ -74,6 +74,8 @@ export interface EngineVersion {
   readonly label: string;
   /** False when the label cannot prove which signatures were loaded: then nothing is cached. */
   readonly cacheable: boolean;
+  /** Only a development (test) signature set is loaded: the result must say so. */
+  readonly development?: boolean;
 }
 
 /**

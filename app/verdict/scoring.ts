@@ -8,6 +8,8 @@ export interface EngineRun {
   readonly ran: boolean;
   readonly ms: number;
   readonly version?: string;
+  /** "development": the engine had only the development signature set (EICAR and test files), so this is no production verdict. */
+  readonly signatures?: "development";
   /** Served from the result cache: the engine ran earlier on the same bytes at the same versions. */
   readonly cached?: boolean;
   readonly error?: { readonly code: string; readonly message: string; readonly retryable: boolean };

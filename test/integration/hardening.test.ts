@@ -66,4 +66,13 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
     assert.throws(() => loadConfig({ VIRUSTOTAL_API_KEY: "k", VIRUSTOTAL_API_URL: "http://vt.example.org/api/v3" }), /VIRUSTOTAL_API_URL.*https/);
     assert.doesNotThrow(() => loadConfig({ VIRUSTOTAL_API_KEY: "k", VIRUSTOTAL_API_URL: "http://127.0.0.1:9/api/v3" }));
   });
+
+  it("a result made with only the development signature set says so in engines.clamav", async () => {
+    const env = { ...stack.scenario("devsigs"), CLAMAV_DB_DIR: stack.clamd.dbDir };
+    const daemon = await stack.daemon({ env });
+    const { jobId } = await daemon.submitFile({ filePath: await stack.file("note.txt", Buffer.from("scanned with test signatures\n")), fileName: "note.txt", userTier: "free", userId: "dev" });
+    const scan = await daemon.waitForResult(jobId, 60_000);
+    assert.equal(scan?.status, "clean");
+    assert.equal(scan?.results.engines.clamav?.signatures, "development", JSON.stringify(scan?.results.engines.clamav));
+  });
 });

@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import type { ClamdClient } from "./clamd-client.ts";
 import { parseInstreamReply, parseVersionReply } from "./clamd-reply.ts";
-import { fingerprintDefinitions } from "./definitions.ts";
+import { readDefinitions } from "./definitions.ts";
 import { EngineError } from "../../errors/engine-error.ts";
 import type { Finding } from "../../verdict/findings.ts";
 import { readChunkBytes } from "../../scan/read-chunk.ts";
@@ -58,8 +58,12 @@ export class ClamavScanner implements Scanner {
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
     if (!parsed.database) return { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
     if (!this.dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
-    const defs = await fingerprintDefinitions(this.dbDir);
-    return { label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`, cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS };
+    const defs = await readDefinitions(this.dbDir);
+    return {
+      label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`,
+      cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS,
+      ...(defs.testOnly ? { development: true } : {}),
+    };
   }
 
   async scan(ctx: ScanContext): Promise<ScanOutcome> {
