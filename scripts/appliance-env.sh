@@ -33,6 +33,10 @@ APPLIANCE_HOME=$(cd "$APPLIANCE_HOME" && pwd)
 : "${CLAMAV_OFFICIAL_DATABASES:=true}"
 : "${CLAMAV_PRIVATE_MIRROR:=}"
 : "${CLAMAV_CUSTOM_DATABASE_URLS:=}"
+# A custom database over plain http can be swapped on the way, and an allow-list database
+# (.fp, .sfp, .ign, .ign2, .crb) silences clamd's detections: each needs its own "true".
+: "${CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP:=false}"
+: "${CLAMAV_CUSTOM_DATABASE_ALLOW_ALLOWLISTS:=false}"
 : "${FRESHCLAM_CHECKS:=1}"
 : "${FRESHCLAM_INIT_TIMEOUT:=300}"
 # No Redis configured: the native appliance runs its own (the image gets one from compose).
@@ -48,8 +52,22 @@ fi
 export APP_DIR APPLIANCE_HOME RUN_DIR DATA_DIR QUARANTINE_DIR SCAN_TMP_DIR LOG_DIR CLAMAV_LOG_DIR \
   SUPERVISOR_LOG_DIR CLAMAV_DB_DIR CLAMAV_HOST CLAMAV_PORT PORT SCAN_DAEMON_WS_PORT CLAMAV_USER APP_USER \
   CLAMAV_BAKED_DB_DIR CLAMAV_TEST_DEFINITIONS CLAMAV_OFFICIAL_DATABASES CLAMAV_PRIVATE_MIRROR \
-  CLAMAV_CUSTOM_DATABASE_URLS FRESHCLAM_CHECKS FRESHCLAM_INIT_TIMEOUT LOCAL_REDIS REDIS_HOST REDIS_PORT
+  CLAMAV_CUSTOM_DATABASE_URLS CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP CLAMAV_CUSTOM_DATABASE_ALLOW_ALLOWLISTS FRESHCLAM_CHECKS FRESHCLAM_INIT_TIMEOUT LOCAL_REDIS REDIS_HOST REDIS_PORT
 SUPERVISOR_CONF=$APP_DIR/docker/supervisor/supervisord.conf
+
+# The CLAMAV_CUSTOM_DATABASE_URLS freshclam may fetch, one per line; each refused one is said on stderr.
+custom_database_urls() {
+  local url
+  for url in $CLAMAV_CUSTOM_DATABASE_URLS; do
+    if [[ $url == http://* && $CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP != true ]]; then
+      echo "init-clamav: custom database $url REFUSED: plain http (use https, or set CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP=true)" >&2
+    elif [[ ${url,,} =~ \.(fp|sfp|ign|ign2|crb)$ && $CLAMAV_CUSTOM_DATABASE_ALLOW_ALLOWLISTS != true ]]; then
+      echo "init-clamav: custom database $url REFUSED: an allow-list database silences detections (set CLAMAV_CUSTOM_DATABASE_ALLOW_ALLOWLISTS=true)" >&2
+    else
+      echo "$url"
+    fi
+  done
+}
 
 # Whether CLAMAV_DB_DIR holds any database clamd can start with.
 has_definitions() {

@@ -15,6 +15,7 @@ done_marker=$conf_dir/init.done
 rm -f "$done_marker"
 trap 'touch "$done_marker"' EXIT
 
+mapfile -t custom_urls < <(custom_database_urls)
 mkdir -p "$conf_dir" "$CLAMAV_DB_DIR" "$CLAMAV_LOG_DIR" "$DATA_DIR" "$QUARANTINE_DIR" "$SCAN_TMP_DIR" "$LOG_DIR"
 chmod 0700 "$QUARANTINE_DIR"
 if [[ $(id -u) -eq 0 ]]; then
@@ -34,7 +35,7 @@ mv -f "$conf_dir/clamd.conf.new" "$conf_dir/clamd.conf"
   echo "DatabaseOwner $CLAMAV_USER"
   echo "Checks $FRESHCLAM_CHECKS"
   if [[ -n $CLAMAV_PRIVATE_MIRROR ]]; then echo "PrivateMirror $CLAMAV_PRIVATE_MIRROR"; fi
-  for url in $CLAMAV_CUSTOM_DATABASE_URLS; do echo "DatabaseCustomURL $url"; done
+  for url in "${custom_urls[@]}"; do echo "DatabaseCustomURL $url"; done
 } > "$conf_dir/freshclam.conf.new"
 mv -f "$conf_dir/freshclam.conf.new" "$conf_dir/freshclam.conf"
 if [[ $(id -u) -eq 0 ]]; then chown "$CLAMAV_USER" "$conf_dir"/*.conf; fi
@@ -61,7 +62,7 @@ reachable() {
 sources=()
 if [[ -n $CLAMAV_PRIVATE_MIRROR ]]; then sources+=("$CLAMAV_PRIVATE_MIRROR")
 elif [[ $CLAMAV_OFFICIAL_DATABASES == true ]]; then sources+=("https://database.clamav.net"); fi
-for url in $CLAMAV_CUSTOM_DATABASE_URLS; do sources+=("$url"); done
+sources+=("${custom_urls[@]}")
 reached=0
 for url in "${sources[@]}"; do
   if reachable "$url"; then

@@ -9,9 +9,9 @@ conf=$RUN_DIR/clamav/freshclam.conf
 until [[ -e $RUN_DIR/clamav/init.done && -s $conf ]]; do sleep 1; done
 args=(--daemon --foreground --config-file="$conf")
 if [[ $CLAMAV_OFFICIAL_DATABASES != true ]]; then
-  if [[ -z ${CLAMAV_CUSTOM_DATABASE_URLS// /} ]]; then
+  if [[ -z $(custom_database_urls 2>/dev/null) ]]; then
     # freshclam refuses to start with nothing to fetch; a restart loop would only hide that.
-    echo "freshclam: nothing to update (CLAMAV_OFFICIAL_DATABASES=false and no CLAMAV_CUSTOM_DATABASE_URLS): definitions change only when an operator puts database files into $CLAMAV_DB_DIR"
+    echo "freshclam: nothing to update (CLAMAV_OFFICIAL_DATABASES=false and no usable CLAMAV_CUSTOM_DATABASE_URLS): definitions change only when an operator puts database files into $CLAMAV_DB_DIR"
     exec sleep infinity
   fi
   args+=(--update-db=custom)

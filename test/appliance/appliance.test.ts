@@ -38,6 +38,7 @@ describe("the native appliance under a real supervisord", { timeout: 600_000 }, 
       CLAMAV_DB_DIR: dbDir,
       CLAMAV_OFFICIAL_DATABASES: "false",
       CLAMAV_CUSTOM_DATABASE_URLS: `http://127.0.0.1:${(sigServer.address() as AddressInfo).port}/msd-custom.ndb`,
+      CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP: "true",
     });
     key = (await appliance.key("appliance-test", "gold")).key;
   });

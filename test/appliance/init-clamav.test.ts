@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -48,13 +49,28 @@ describe("init-clamav checks where definitions come from and never blocks the st
   it("logs each source as reachable or not: private mirror, custom URLs over http and file", async () => {
     const home = await withDefinitions("sources");
     const local = path.join(home, "clamav-db", "site.ndb");
-    const run = initClamav(home, { CLAMAV_PRIVATE_MIRROR: open, CLAMAV_CUSTOM_DATABASE_URLS: `${closed}/site.ndb file://${local}` });
+    const run = initClamav(home, { CLAMAV_PRIVATE_MIRROR: open, CLAMAV_CUSTOM_DATABASE_URLS: `${closed}/site.ndb file://${local}`, CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP: "true" });
     assert.equal(run.status, 0, run.out);
     assert.match(run.out, new RegExp(`definitions source ${open}: reachable`));
     assert.match(run.out, new RegExp(`definitions source ${closed}/site.ndb: NOT reachable`));
     assert.match(run.out, new RegExp(`definitions source file://${local}: reachable`));
     assert.doesNotMatch(run.out, /air-gapped|database\.clamav\.net/, "a private mirror replaces the official one");
     assert.match(run.out, /definitions found/);
+  });
+
+  it("refuses custom databases over plain http and allow-list databases unless each is allowed", async () => {
+    const home = await withDefinitions("refused");
+    const urls = { CLAMAV_CUSTOM_DATABASE_URLS: `${open}/site.ndb https://sigs.example.org/site.FP https://sigs.example.org/site.ign2 https://sigs.example.org/site.ndb` };
+    const conf = () => readFileSync(path.join(home, "run", "clamav", "freshclam.conf"), "utf8");
+    const refused = initClamav(home, urls);
+    assert.equal(refused.status, 0, refused.out);
+    assert.match(refused.out, new RegExp(`${open}/site.ndb REFUSED: plain http`));
+    assert.match(refused.out, /site\.FP REFUSED: an allow-list database/);
+    assert.match(refused.out, /site\.ign2 REFUSED: an allow-list database/);
+    assert.deepEqual(conf().match(/^DatabaseCustomURL .*$/gm), ["DatabaseCustomURL https://sigs.example.org/site.ndb"]);
+    const allowed = initClamav(home, { ...urls, CLAMAV_CUSTOM_DATABASE_ALLOW_HTTP: "true", CLAMAV_CUSTOM_DATABASE_ALLOW_ALLOWLISTS: "true" });
+    assert.doesNotMatch(allowed.out, /REFUSED/);
+    assert.equal(conf().match(/^DatabaseCustomURL /gm)?.length, 4);
   });
 
   it("without a mirror it probes the official one; nothing reachable is reported as air-gapped and the start carries on", async () => {
