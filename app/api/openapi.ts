@@ -139,7 +139,7 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     "/api/admin/quarantine/{id}/release": {
-      post: { summary: "Release a held file (admin)", security: secured, parameters: [quarantineId], responses: { 200: { description: "Released", content: json(ref("QuarantineEntry")) }, 401: E[401], 403: E[403], 404: E[404] } },
+      post: { summary: "Release a held file (admin); 409 QUARANTINE_INTEGRITY when the entry no longer holds the bytes quarantined", security: secured, parameters: [quarantineId], responses: { 200: { description: "Released", content: json(ref("QuarantineEntry")) }, 401: E[401], 403: E[403], 404: E[404], 409: E[409] } },
     },
     "/api/admin/quarantine/{id}": {
       delete: { summary: "Delete a held file (admin)", security: secured, parameters: [quarantineId], responses: { 200: { description: "Deleted", content: json(ref("QuarantineEntry")) }, 401: E[401], 403: E[403], 404: E[404] } },

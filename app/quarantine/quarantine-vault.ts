@@ -1,20 +1,23 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type DecipherGCM } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fsyncPath, moveDurably } from "../intake/durable-fs.ts";
 
-const MAGIC = Buffer.from("MSDQ1");
+/** MSDQ2 binds the ciphertext to its entry id (GCM additional data); MSDQ1, from before, does not. */
+const MAGIC = Buffer.from("MSDQ2");
+const LEGACY_MAGIC = Buffer.from("MSDQ1");
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = MAGIC.length + IV_BYTES;
 
 /**
  * The quarantine folder: mode 0700, each file 0600 and named by its quarantine id. With a key,
- * files are AES-256-GCM encrypted at rest (MAGIC | IV | ciphertext | tag), so a copied volume
- * or backup does not hand out live malware or patient data.
+ * files are AES-256-GCM encrypted at rest (MAGIC | IV | ciphertext | tag) with the entry id as
+ * additional data, so a copied volume or backup does not hand out live malware or patient
+ * data, and two entries' files swapped on disk do not decrypt.
  */
 export class QuarantineVault {
   constructor(
@@ -47,6 +50,7 @@ export class QuarantineVault {
     try {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+      cipher.setAAD(Buffer.from(id));
       const out = createWriteStream(partial, { mode: 0o600, flags: "wx" });
       out.write(Buffer.concat([MAGIC, iv]));
       await pipeline(createReadStream(source), cipher, out, { end: false });
@@ -61,35 +65,50 @@ export class QuarantineVault {
     return dest;
   }
 
-  /** Writes the original bytes to `dest` (0600); the quarantined copy stays until removed. */
-  async extract(entryPath: string, encrypted: boolean, dest: string): Promise<void> {
-    if (!encrypted) {
-      await pipeline(createReadStream(entryPath), createWriteStream(dest, { mode: 0o600, flags: "wx" }));
-    } else {
-      if (!this.key) throw new Error("quarantine entry is encrypted but QUARANTINE_ENCRYPTION_KEY is not set");
-      const { size } = await stat(entryPath);
-      const head = Buffer.alloc(HEADER_BYTES);
-      const tag = Buffer.alloc(TAG_BYTES);
-      const handle = await open(entryPath, "r");
-      try {
-        await handle.read(head, 0, HEADER_BYTES, 0);
-        await handle.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
-      } finally {
-        await handle.close();
-      }
-      if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error("quarantine entry is not in the encrypted format");
-      const decipher = createDecipheriv("aes-256-gcm", this.key, head.subarray(MAGIC.length));
-      decipher.setAuthTag(tag);
-      try {
-        // GCM authenticates at the end: a tampered entry fails here and its output is deleted.
-        const ciphertext = size > HEADER_BYTES + TAG_BYTES ? createReadStream(entryPath, { start: HEADER_BYTES, end: size - TAG_BYTES - 1 }) : Readable.from([]);
-        await pipeline(ciphertext, decipher, createWriteStream(dest, { mode: 0o600, flags: "wx" }));
-      } catch (err) {
-        await rm(dest, { force: true });
-        throw err;
-      }
+  /**
+   * Writes the original bytes of entry `id` to `dest` (0600) and returns their SHA-256; the
+   * quarantined copy stays until removed. A failure leaves no `dest` behind.
+   */
+  async extract(entryPath: string, encrypted: boolean, dest: string, id: string): Promise<string> {
+    const hash = createHash("sha256");
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      const out = createWriteStream(dest, { mode: 0o600, flags: "wx" });
+      if (!encrypted) await pipeline(createReadStream(entryPath), hashing, out);
+      else await pipeline(...(await this.decrypting(entryPath, id)), hashing, out);
+      await fsyncPath(dest);
+    } catch (err) {
+      // GCM authenticates at the end: a tampered or swapped entry fails here.
+      await rm(dest, { force: true });
+      throw err;
     }
-    await fsyncPath(dest);
+    return hash.digest("hex");
+  }
+
+  private async decrypting(entryPath: string, id: string): Promise<[Readable, DecipherGCM]> {
+    if (!this.key) throw new Error("quarantine entry is encrypted but QUARANTINE_ENCRYPTION_KEY is not set");
+    const { size } = await stat(entryPath);
+    const head = Buffer.alloc(HEADER_BYTES);
+    const tag = Buffer.alloc(TAG_BYTES);
+    const handle = await open(entryPath, "r");
+    try {
+      await handle.read(head, 0, HEADER_BYTES, 0);
+      await handle.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
+    } finally {
+      await handle.close();
+    }
+    const magic = head.subarray(0, MAGIC.length);
+    if (!magic.equals(MAGIC) && !magic.equals(LEGACY_MAGIC)) throw new Error("quarantine entry is not in the encrypted format");
+    const decipher = createDecipheriv("aes-256-gcm", this.key, head.subarray(MAGIC.length));
+    if (magic.equals(MAGIC)) decipher.setAAD(Buffer.from(id));
+    decipher.setAuthTag(tag);
+    const ciphertext = size > HEADER_BYTES + TAG_BYTES ? createReadStream(entryPath, { start: HEADER_BYTES, end: size - TAG_BYTES - 1 }) : Readable.from([]);
+    return [ciphertext, decipher];
   }
 
   async remove(entryPath: string): Promise<void> {

@@ -1,12 +1,12 @@
-import { randomUUID } from "node:crypto";
 import { access } from "node:fs/promises";
-import path from "node:path";
+import { ContentUnavailableError } from "../errors/content-unavailable-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import { moveDurably } from "../intake/durable-fs.ts";
 import type { FileStorage } from "../intake/file-storage.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { QuarantineEntry, QuarantineState } from "../store/quarantine-repo.ts";
+import { scratchPath } from "../scan/scratch.ts";
 import type { Store } from "../store/store.ts";
 import type { QuarantineVault } from "./quarantine-vault.ts";
 
@@ -53,11 +53,19 @@ export class Quarantine {
     return this.store.quarantine.list(state);
   }
 
-  /** Restores the original bytes under DATA_DIR; the file becomes downloadable again. */
+  /**
+   * Restores the original bytes under DATA_DIR; the file becomes downloadable again. Bytes
+   * that are not the ones quarantined (their SHA-256 differs) are never released.
+   */
   async release(id: string, actor: string): Promise<QuarantineEntry> {
     const entry = await this.held(id);
-    const incoming = path.join(this.storage.incomingDir, randomUUID());
-    await this.vault.extract(entry.path, entry.encrypted, incoming);
+    // A scratch name: a release killed midway leaves plaintext that the scratch sweep removes.
+    const incoming = scratchPath(this.storage.incomingDir, "release");
+    const sha256 = await this.vault.extract(entry.path, entry.encrypted, incoming, entry.id);
+    if (sha256 !== entry.sha256) {
+      await this.storage.remove(incoming);
+      throw new ContentUnavailableError("QUARANTINE_INTEGRITY", `quarantine entry ${id} does not hold the bytes it quarantined; it stays held`);
+    }
     const dest = this.storage.pathFor(entry.fileId);
     await moveDurably(incoming, dest);
     const now = this.now().toISOString();
@@ -109,12 +117,11 @@ export class Quarantine {
     return purged;
   }
 
-  /** A plaintext copy of a quarantined file at `dest`, for a rescan. */
+  /** A plaintext copy of a quarantined file at `dest`, for a rescan; false when the entry is gone or its bytes are not the ones quarantined. */
   async extractForScan(fileId: string, dest: string): Promise<boolean> {
     const entry = await this.store.quarantine.heldForFile(fileId);
     if (!entry) return false;
-    await this.vault.extract(entry.path, entry.encrypted, dest);
-    return true;
+    return (await this.vault.extract(entry.path, entry.encrypted, dest, entry.id)) === entry.sha256;
   }
 
   private async held(id: string): Promise<QuarantineEntry> {

@@ -140,7 +140,7 @@ export class ScanWorker {
     const dir = await scratchDir(tmpDir, "rescan");
     try {
       const copy = path.join(dir, "file");
-      if (!(await this.deps.quarantine.extractForScan(file.id, copy))) return pipeline.failure(data.tier, file.sha256, "FILE_GONE", "the quarantine entry is gone");
+      if (!(await this.deps.quarantine.extractForScan(file.id, copy))) return pipeline.failure(data.tier, file.sha256, "FILE_GONE", "the quarantine entry is gone or does not hold the bytes quarantined");
       return await pipeline.scan({ ...request, path: copy }, progress);
     } finally {
       await rm(dir, { recursive: true, force: true });

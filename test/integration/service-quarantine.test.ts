@@ -149,7 +149,7 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     const entry = (await keyed.quarantine.list()).find((e) => e.fileId === fileId)!;
     const atRest = await readFile(entry.path);
     assert.equal(entry.encrypted, true);
-    assert.equal(atRest.subarray(0, 5).toString(), "MSDQ1");
+    assert.equal(atRest.subarray(0, 5).toString(), "MSDQ2");
     assert.equal(atRest.indexOf(data.subarray(0, 20)), -1, "no plaintext at rest");
 
     const tampered = Buffer.from(atRest);
@@ -158,8 +158,36 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     await assert.rejects(keyed.quarantine.release(entry.id, "admin"));
     assert.equal((await keyed.getFile(fileId)).state, "quarantined", "a tampered entry is not released");
     await writeFile(entry.path, atRest);
+
+    // Two entries' files swapped on disk: each is bound to its own id and opens as neither.
+    const other = await keyed.submitFile({ filePath: await stack.file("y.bin", Buffer.concat([data, Buffer.from(" other")])), fileName: "y.bin", userTier: "free", userId: "dave" });
+    await keyed.waitForResult(other.jobId, 30_000);
+    const otherEntry = (await keyed.quarantine.list()).find((e) => e.fileId === other.fileId)!;
+    const otherAtRest = await readFile(otherEntry.path);
+    await writeFile(entry.path, otherAtRest);
+    await writeFile(otherEntry.path, atRest);
+    await assert.rejects(keyed.quarantine.release(entry.id, "admin"));
+    await assert.rejects(keyed.quarantine.release(otherEntry.id, "admin"));
+    await writeFile(entry.path, atRest);
+    await writeFile(otherEntry.path, otherAtRest);
+    assert.deepEqual(await readdir(keyed.incomingDir), [], "no plaintext left behind");
+
     await keyed.quarantine.release(entry.id, "admin");
     assert.deepEqual(await readFile((await keyed.getFile(fileId)).storedPath!), data);
+  });
+
+  it("a release checks the bytes against the SHA-256 recorded at upload: other bytes stay held", async () => {
+    const daemon = await stack.daemon({ env: stack.scenario("integrity") });
+    const data = eicar();
+    const { fileId, jobId } = await daemon.submitFile({ filePath: await stack.file("z.bin", data), fileName: "z.bin", userTier: "free", userId: "erin" });
+    await daemon.waitForResult(jobId, 30_000);
+    const entry = (await daemon.quarantine.list()).find((e) => e.fileId === fileId)!;
+    const swapped = Buffer.from(data);
+    swapped[0]! ^= 1;
+    await writeFile(entry.path, swapped);
+    await assert.rejects(daemon.quarantine.release(entry.id, "admin"), { code: "QUARANTINE_INTEGRITY" });
+    assert.equal((await daemon.getFile(fileId)).state, "quarantined");
+    assert.deepEqual(await readdir(daemon.incomingDir), [], "the copy is removed");
   });
 
   it("refuses to start a second queue on a DATA_DIR that belongs to another (it would take over its jobs)", async () => {
