@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors/config-error.ts";
+import { showSetting } from "./errors/redact.ts";
 import { DEFAULT_TIER_LIMITS, MiB, TIERS, type Tier, type TierLimits } from "./verdict/tiers.ts";
 
 /** The content types the allow-list (ALLOWED_FILE_TYPES) can name; validation tells them apart. */
@@ -217,7 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".")}=${JSON.stringify(env[String(issue.path[0])] ?? "")}: ${issue.message}`),
+      parsed.error.issues.map((issue) => `${issue.path.join(".")}=${showSetting(String(issue.path[0]), env[String(issue.path[0])])}: ${issue.message}`),
     );
   }
   const e = parsed.data;

@@ -1,3 +1,4 @@
+import { forClients } from "../errors/redact.ts";
 import { statfs } from "node:fs/promises";
 import type { ClamdClient } from "../engines/clamav/clamd-client.ts";
 import { parseVersionReply } from "../engines/clamav/clamd-reply.ts";
@@ -62,7 +63,7 @@ export async function probeClamd(clamd: ClamdClient, now = Date.now()): Promise<
     const built = parsed?.database ? Date.parse(parsed.database.slice(parsed.database.indexOf("/") + 1)) : NaN;
     return { up: true, version: parsed ? `${parsed.engine}/${parsed.database ?? "-"}` : null, definitionsAgeSeconds: Number.isNaN(built) ? null : Math.max(0, Math.round((now - built) / 1000)) };
   } catch (err) {
-    return { up: false, version: null, definitionsAgeSeconds: null, error: (err as Error).message };
+    return { up: false, version: null, definitionsAgeSeconds: null, error: forClients((err as Error).message) };
   }
 }
 
@@ -96,7 +97,7 @@ async function timed(work: () => Promise<Check>, down: string): Promise<Check> {
     const check = await withDeadline(work(), PROBE_MS, "the probe");
     return { ...check, ms: Math.round(performance.now() - started) };
   } catch (err) {
-    return { ok: false, state: down, error: (err as Error).message };
+    return { ok: false, state: down, error: forClients((err as Error).message) };
   }
 }
 

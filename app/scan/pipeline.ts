@@ -1,5 +1,6 @@
 import { rm } from "node:fs/promises";
 import { EngineError } from "../errors/engine-error.ts";
+import { forClients } from "../errors/redact.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings, type Finding } from "../verdict/findings.ts";
 import { ResultCache } from "./result-cache.ts";
@@ -184,9 +185,10 @@ export class ScanPipeline {
   }
 }
 
+/** An engine's failure as the result shows it to clients: no path or address of this installation. */
 function describe(err: unknown): NonNullable<EngineRun["error"]> {
-  if (err instanceof EngineError || err instanceof RejectedInputError) return { code: err.code, message: err.message, retryable: err.retryable };
-  return { code: "ENGINE_FAILED", message: err instanceof Error ? err.message : String(err), retryable: true };
+  if (err instanceof EngineError || err instanceof RejectedInputError) return { code: err.code, message: forClients(err.message), retryable: err.retryable };
+  return { code: "ENGINE_FAILED", message: forClients(err instanceof Error ? err.message : String(err)), retryable: true };
 }
 
 function monotonic(listener: ProgressListener): ProgressListener {

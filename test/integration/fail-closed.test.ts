@@ -37,6 +37,8 @@ describe("fail closed: no definite answer is never clean", () => {
       assert.equal(r.status, "error", describeResult(r));
       assert.equal(r.engines.clamav?.error?.code, "ENGINE_UNAVAILABLE");
       assert.equal(r.engines.clamav?.error?.retryable, true);
+      assert.match(r.engines.clamav?.error?.message ?? "", /ECONNREFUSED <address>/, "the clamd address is not shown to clients");
+      assert.ok(!JSON.stringify(r).includes(String(port)));
     }
   });
 

@@ -5,6 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
+import { forClients } from "../../app/errors/redact.ts";
 import { unsafeNameReason } from "../../app/engines/validation/archive-guard.ts";
 import { detectKind } from "../../app/engines/validation/detect-kind.ts";
 import { executableAt, preambleExecutable } from "../../app/engines/validation/executable-header.ts";
@@ -183,5 +184,31 @@ describe("program extent (what VirusTotal uploads may hold)", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("what errors show", () => {
+  it("a configuration error names a secret setting but never shows it, and cuts credentials out of URLs", () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return "";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const key = "not-hex-but-a-secret-all-the-same-0123456789abcdef";
+    assert.match(message({ QUARANTINE_ENCRYPTION_KEY: key }), /QUARANTINE_ENCRYPTION_KEY=\(\d+ characters, not shown\)/);
+    assert.doesNotMatch(message({ QUARANTINE_ENCRYPTION_KEY: key }), /secret-all-the-same/);
+    const redis = message({ REDIS_URL: "http://:hunter2@redis.internal:6379" });
+    assert.match(redis, /REDIS_URL="http:\/\/\*\*\*@redis.internal:6379"/);
+    assert.doesNotMatch(redis, /hunter2/);
+  });
+  it("messages for clients lose this installation's paths and addresses", () => {
+    assert.equal(forClients("connect ECONNREFUSED 10.0.3.7:3310"), "connect ECONNREFUSED <address>");
+    assert.equal(forClients("connect ECONNREFUSED ::1:3310"), "connect ECONNREFUSED <address>");
+    assert.equal(forClients("getaddrinfo ENOTFOUND clamd.ward.internal"), "getaddrinfo ENOTFOUND <address>");
+    assert.equal(forClients("ENOENT: no such file or directory, open '/var/lib/medical-scan-daemon/files/a1'"), "ENOENT: no such file or directory, open '<path>'");
+    assert.equal(forClients("validation did not finish within 2000 ms at 12:30:45"), "validation did not finish within 2000 ms at 12:30:45");
   });
 });
