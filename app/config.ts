@@ -84,11 +84,15 @@ const envSchema = z.object({
   SCAN_STALLED_INTERVAL_MS: int(500, 30_000),
   SCAN_MAX_STALLED_COUNT: int(0, 1),
   RECONCILE_INTERVAL_MS: int(1000, 60_000),
+  AUTH_FAILURE_AUDIT_INTERVAL_MS: int(100, 60_000),
   HOST: z.string().min(1).default("0.0.0.0"),
   PORT: int(0, 3000).pipe(z.number().max(65535)),
   SCAN_DAEMON_WS_PORT: int(0, 8081).pipe(z.number().max(65535)),
   LOG_DIR: z.string().min(1).default("var/logs"),
   WS_HEARTBEAT_MS: int(100, 30_000),
+  API_REQUEST_TIMEOUT_MS: int(100, 30_000),
+  API_HEADERS_TIMEOUT_MS: int(100, 20_000),
+  API_MAX_CONNECTIONS: int(1, 1024),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024),
   MIN_FREE_DISK_MB: int(0, 1024),
   CLAMAV_DEFINITIONS_MAX_AGE_HOURS: int(1, 72),
@@ -154,6 +158,8 @@ export interface Config {
   readonly tiers: Readonly<Record<Tier, TierLimits>>;
   readonly resultCache: { readonly maxEntries: number; readonly ttlMs: number };
   readonly redis: { readonly url: string };
+  /** How often failed authentications are written to the audit trail, as counted summaries. */
+  readonly authFailureFlushMs: number;
   readonly dataDir: string;
   readonly quarantine: { readonly dir: string; readonly encryptionKey?: Buffer; readonly retentionDays: number };
   /** Days a clean file is kept for downloads and rescans; 0 keeps it until deleted. */
@@ -194,6 +200,12 @@ export interface ApiSettings {
   readonly heartbeatMs: number;
   /** A WebSocket client with more than this waiting to be sent is too slow and is dropped. */
   readonly wsMaxBufferedBytes: number;
+  /** Time to send a whole request on every route but the upload (which has 20 minutes). */
+  readonly requestTimeoutMs: number;
+  /** Time to send the request headers, on every route. */
+  readonly headersTimeoutMs: number;
+  /** Connections open at once per listener; more are closed at once. */
+  readonly maxConnections: number;
 }
 
 export interface QueueSettings {
@@ -245,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     yara: { rulesDir: e.YARA_RULES_DIR, customRulesDir: e.YARA_CUSTOM_RULES_DIR, timeoutMs: e.YARA_TIMEOUT_MS },
     timeouts: { validationMs: e.VALIDATION_TIMEOUT_MS, analysisMs: e.ANALYSIS_TIMEOUT_MS },
     tmpDir: e.SCAN_TMP_DIR,
+    authFailureFlushMs: e.AUTH_FAILURE_AUDIT_INTERVAL_MS,
     // Each running scan has at most two engines in threads at once (YARA-X beside analysis).
     engineThreads: e.SCAN_ENGINE_THREADS || 2 * e.SCAN_WORKER_CONCURRENCY,
     allowedFileTypes: e.ALLOWED_FILE_TYPES,
@@ -285,7 +298,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     },
     logDir: path.resolve(e.LOG_DIR),
-    api: { host: e.HOST, port: e.PORT, wsPort: e.SCAN_DAEMON_WS_PORT, heartbeatMs: e.WS_HEARTBEAT_MS, wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES },
+    api: {
+      host: e.HOST,
+      port: e.PORT,
+      wsPort: e.SCAN_DAEMON_WS_PORT,
+      heartbeatMs: e.WS_HEARTBEAT_MS,
+      wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      requestTimeoutMs: e.API_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.API_HEADERS_TIMEOUT_MS,
+      maxConnections: e.API_MAX_CONNECTIONS,
+    },
     health: { minFreeDiskBytes: e.MIN_FREE_DISK_MB * 1024 * 1024, definitionsMaxAgeMs: e.CLAMAV_DEFINITIONS_MAX_AGE_HOURS * 3_600_000 },
     virustotal: e.VIRUSTOTAL_API_KEY
       ? {

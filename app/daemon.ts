@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import { NotFoundError } from "./errors/not-found-error.ts";
 import { EventBus, type ScanEvent } from "./events/event-bus.ts";
 import { ApiKeys } from "./auth/api-keys.ts";
+import { AuthFailures } from "./auth/auth-failures.ts";
 import type { ClamdClient } from "./engines/clamav/clamd-client.ts";
 import { openDownload, type Download } from "./intake/downloads.ts";
 import { checkReadiness, probeClamd, type ClamdStatus, type Readiness, type ScanWorkerSummary } from "./health/readiness.ts";
@@ -111,7 +112,15 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const daily = new DailyCounter(redis, prefix);
     const submissions = new Submissions(store, storage, queue, daily, log, config.tiers);
     const clamd = clamdClientFor(config);
-    this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store), clamd };
+    const failures = new AuthFailures(store);
+    const flushFailures = () => failures.flush().catch((err: unknown) => log.error({ err }, "failed authentications not audited"));
+    const flushTimer = setInterval(() => void flushFailures(), config.authFailureFlushMs);
+    flushTimer.unref();
+    this.closers.push(async () => {
+      clearInterval(flushTimer);
+      await flushFailures();
+    });
+    this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store, failures), clamd };
     await this.sweepScratch();
     if (this.options.worker === false) return;
 

@@ -15,7 +15,11 @@ export interface ApiServer {
 }
 
 /** A 500 MB upload at 5 Mbit/s takes about 14 minutes; Node's default of 5 would cut it off. */
-const REQUEST_TIMEOUT_MS = 20 * 60_000;
+const UPLOAD_REQUEST_TIMEOUT_MS = 20 * 60_000;
+const UPLOAD_PATH = "/api/medical-files/upload";
+/** An idle keep-alive connection is closed after this, and after this many requests. */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+const MAX_REQUESTS_PER_SOCKET = 1000;
 
 /**
  * The HTTP API on PORT (WebSockets at /ws there too) and a WebSocket-only listener on
@@ -28,11 +32,21 @@ export async function startApiServer(daemon: MedicalFileScanDaemon, metrics: Sca
   const forward = (event: Parameters<WsHub["publish"]>[0]) => hub.publish(event);
   daemon.on("scan_progress", forward).on("scan_result", forward).on("stats", forward);
 
-  const api = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, app.callback());
+  const handle = app.callback();
+  const api = limited(
+    http.createServer(serverOptions(settings, UPLOAD_REQUEST_TIMEOUT_MS), (req, res) => {
+      if (!(req.method === "POST" && req.url?.split("?")[0] === UPLOAD_PATH)) cutOffAfter(req, settings.requestTimeoutMs);
+      void handle(req, res);
+    }),
+    settings,
+  );
   api.on("upgrade", (req, socket, head) => void hub.upgrade(req, socket, head, ["/ws"]));
-  const ws = http.createServer((_req, res) => {
-    res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" }).end(JSON.stringify({ error: { code: "UPGRADE_REQUIRED", message: "this port serves WebSockets only" } }));
-  });
+  const ws = limited(
+    http.createServer(serverOptions(settings, settings.requestTimeoutMs), (_req, res) => {
+      res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" }).end(JSON.stringify({ error: { code: "UPGRADE_REQUIRED", message: "this port serves WebSockets only" } }));
+    }),
+    settings,
+  );
   ws.on("upgrade", (req, socket, head) => void hub.upgrade(req, socket, head, ["/ws", "/"]));
 
   const servers: http.Server[] = [];
@@ -63,6 +77,30 @@ export async function startApiServer(daemon: MedicalFileScanDaemon, metrics: Sca
   const wsPort = (ws.address() as AddressInfo).port;
   log.info({ port, wsPort }, "api listening");
   return { port, wsPort, hub, close };
+}
+
+function serverOptions(settings: ApiSettings, requestTimeout: number): http.ServerOptions {
+  // Node checks the header and request deadlines every connectionsCheckingInterval (30 s by default).
+  return { requestTimeout, headersTimeout: Math.min(settings.headersTimeoutMs, requestTimeout), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: Math.min(1000, settings.headersTimeoutMs) };
+}
+
+function limited(server: http.Server, settings: ApiSettings): http.Server {
+  server.maxConnections = settings.maxConnections;
+  server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
+  return server;
+}
+
+/**
+ * Node has one requestTimeout per server; the upload route needs minutes, every other route
+ * only a small request. A request that is still arriving after `ms` loses its connection.
+ */
+function cutOffAfter(req: http.IncomingMessage, ms: number): void {
+  if (req.complete) return;
+  // Not cleared on "close": that fires once the response is sent, and a client that got its
+  // answer (a 401, say) could otherwise keep trickling a body under the upload's deadline.
+  setTimeout(() => {
+    if (!req.complete && !req.socket.destroyed) req.socket.destroy();
+  }, ms).unref();
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {

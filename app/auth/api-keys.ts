@@ -3,6 +3,7 @@ import { AuthError } from "../errors/auth-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import type { ApiKeyRecord, Role } from "../store/api-key-repo.ts";
 import type { Store } from "../store/store.ts";
+import type { AuthFailures } from "./auth-failures.ts";
 import type { Tier } from "../verdict/tiers.ts";
 
 /** Who a request acts for, from its API key. */
@@ -26,12 +27,16 @@ const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
 /**
  * API keys: 256 random bits, shown once, stored as SHA-256 (a slow hash adds nothing for
- * keys this long). Creation, revocation and every failed authentication are audited.
+ * keys this long). Creation and revocation are audited; failed authentications are audited
+ * as periodic counted summaries (AuthFailures), so requests without a key write nothing.
  */
 export class ApiKeys {
   private readonly touched = new Map<string, number>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly failures: Pick<AuthFailures, "note">,
+  ) {}
 
   async create(input: { userId: string; tier: Tier; role: Role }, actor: string): Promise<{ record: ApiKeyRecord; key: string }> {
     const key = `msd_${randomBytes(32).toString("base64url")}`;
@@ -64,7 +69,7 @@ export class ApiKeys {
     const record = presented && KEY.test(presented) ? await this.store.apiKeys.byHash(hashKey(presented)) : undefined;
     if (!record || record.revokedAt) {
       const code = !presented ? "MISSING_API_KEY" : record ? "REVOKED_API_KEY" : "INVALID_API_KEY";
-      await this.store.audit.record({ actor: "anonymous", action: "auth_failed", detail: { reason: code, keyId: record?.id ?? null, ip: origin.ip, route: origin.route } });
+      this.failures.note(code, record?.id ?? null, origin);
       throw new AuthError(code);
     }
     this.touch(record.id);

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { verifyAuditTrail } from "../audit/audit-verify.ts";
 import { ApiKeys } from "../auth/api-keys.ts";
+import { AuthFailures } from "../auth/auth-failures.ts";
 import { loadConfig } from "../config.ts";
 import { openStore, type Store } from "../store/store.ts";
 import { isTier, TIERS } from "../verdict/tiers.ts";
@@ -18,6 +19,9 @@ async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
   }
 }
 
+/** The CLI manages keys but authenticates no request, so its AuthFailures never has anything to flush. */
+const apiKeys = (store: Store) => new ApiKeys(store, new AuthFailures(store));
+
 const KEYS_USAGE = `usage: scan-daemon keys create --user ID --tier ${TIERS.join("|")} [--admin] | keys list | keys revoke KEY_ID`;
 
 export async function keysCommand(args: string[], out: Out, err: Out): Promise<number> {
@@ -26,7 +30,7 @@ export async function keysCommand(args: string[], out: Out, err: Out): Promise<n
   if (sub === "create" && !id && values.user && values.tier && isTier(values.tier) && /^[A-Za-z0-9._@-]{1,128}$/.test(values.user)) {
     const input = { userId: values.user, tier: values.tier, role: values.admin ? ("admin" as const) : ("user" as const) };
     return withStore(async (store) => {
-      const { record, key } = await new ApiKeys(store).create(input, "cli");
+      const { record, key } = await apiKeys(store).create(input, "cli");
       out(`created ${record.id} for user ${record.userId}, tier ${record.tier}, role ${record.role}`);
       out("the key is shown once; store it now:");
       out(key);
@@ -35,7 +39,7 @@ export async function keysCommand(args: string[], out: Out, err: Out): Promise<n
   }
   if (sub === "list" && !id) {
     return withStore(async (store) => {
-      const keys = await new ApiKeys(store).list();
+      const keys = await apiKeys(store).list();
       for (const k of keys) out(`${k.id} user=${k.userId} tier=${k.tier} role=${k.role} created=${k.createdAt} last_used=${k.lastUsedAt ?? "-"}${k.revokedAt ? ` revoked=${k.revokedAt}` : ""}`);
       out(`${keys.length} key(s)`);
       return 0;
@@ -43,7 +47,7 @@ export async function keysCommand(args: string[], out: Out, err: Out): Promise<n
   }
   if (sub === "revoke" && id && positionals.length === 2) {
     return withStore(async (store) => {
-      const revoked = await new ApiKeys(store).revoke(id, "cli");
+      const revoked = await apiKeys(store).revoke(id, "cli");
       out(`revoked ${revoked.id} (user ${revoked.userId})`);
       return 0;
     });

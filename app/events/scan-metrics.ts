@@ -1,4 +1,5 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { cachedFor } from "../health/cached.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import type { ScanStatus } from "../verdict/scoring.ts";
 import type { Tier } from "../verdict/tiers.ts";
@@ -11,6 +12,8 @@ export interface MetricsProbes {
   clamd(): Promise<{ up: boolean; definitionsAgeSeconds: number | null }>;
   webSocketClients(): number;
 }
+
+const CLAMD_PROBE_CACHE_MS = 10_000;
 
 /** The label of the series that carries each scan's final verdict once. */
 export const OVERALL = "overall";
@@ -58,10 +61,9 @@ export class ScanMetrics {
         for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     });
-    // Both clamd gauges come from one probe per scrape: a registry collects all metrics at once,
-    // so the second gauge joins the probe the first one started.
-    let clamd: ReturnType<MetricsProbes["clamd"]> | null = null;
-    const probeClamd = () => (clamd ??= probes.clamd().finally(() => (clamd = null)));
+    // Both clamd gauges share one probe, and one probe serves every scrape of its period: an
+    // unauthenticated scraper cannot make the app open clamd connections at its own rate.
+    const probeClamd = cachedFor(CLAMD_PROBE_CACHE_MS, () => probes.clamd());
     new Gauge({
       name: "medical_clamd_up",
       help: "1 when clamd answers PING",

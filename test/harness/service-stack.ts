@@ -23,6 +23,7 @@ export const FAST_QUEUE_ENV: Readonly<Record<string, string>> = {
   SCAN_RETRY_DELAY_MS: "500",
   SCAN_JOB_ATTEMPTS: "3",
   RECONCILE_INTERVAL_MS: "2000",
+  AUTH_FAILURE_AUDIT_INTERVAL_MS: "200",
 };
 
 export interface ServiceStack {

@@ -1,11 +1,18 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { once } from "node:events";
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Bull from "bull";
 import { createClient } from "redis";
 import { VirusTotalClient } from "../../app/engines/virustotal/virustotal-client.ts";
 import { loadConfig } from "../../app/config.ts";
+import { AUDIT_LOG_NAME } from "../../app/store/audit-log-file.ts";
+import { call, startApiApp } from "../harness/api-app.ts";
+import { GatedProxy } from "../harness/gated-proxy.ts";
 import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
 
 describe("hardening: what a queue writer or a hostile client cannot do (real Redis, clamd)", { timeout: 300_000 }, () => {
@@ -75,4 +82,75 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
     assert.equal(scan?.status, "clean");
     assert.equal(scan?.results.engines.clamav?.signatures, "development", JSON.stringify(scan?.results.engines.clamav));
   });
+
+  it("3,000 requests with no key or a wrong one write a few counted summaries, not 3,000 audit rows; readiness is cached", async () => {
+    const gate = await GatedProxy.start(stack.clamd.port);
+    const env = { ...stack.scenario("authflood"), AUTH_FAILURE_AUDIT_INTERVAL_MS: "1000", CLAMAV_PORT: String(gate.port) };
+    const app = await startApiApp(stack, env);
+    try {
+      const before = (await readAudit(env)).length;
+      const started = Date.now();
+      const wrong = `msd_${"x".repeat(43)}`;
+      for (let i = 0; i < 60; i++) {
+        await Promise.all(Array.from({ length: 50 }, (_, j) => call(app, (i + j) % 2 ? wrong : null, "GET", "/api/medical-files/scan-queue").then((r) => assert.equal(r.status, 401))));
+      }
+      await eventually(async () => (await readAudit(env)).filter((e) => e.action === "auth_failed").reduce((n, e) => n + Number(e.detail.count), 0) === 3000, 10_000, "the summaries to be flushed");
+      const added = (await readAudit(env)).slice(before);
+      // One row per IP and reason per flush: two reasons, one flush a second.
+      const flushes = Math.ceil((Date.now() - started) / 1000) + 1;
+      assert.ok(added.length <= 2 * flushes, `${added.length} audit rows for 3,000 failed requests over ${flushes} flushes`);
+      const reasons = new Set(added.map((e) => e.detail.reason));
+      assert.deepEqual(reasons, new Set(["MISSING_API_KEY", "INVALID_API_KEY"]));
+
+      const asked = gate.commands.length;
+      for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 10 }, () => call(app, null, "GET", "/health/ready")));
+      await Promise.all(Array.from({ length: 10 }, () => call(app, null, "GET", "/metrics")));
+      assert.ok(gate.commands.length - asked <= 6, `${gate.commands.length - asked} clamd commands for 50 readiness probes and 10 scrapes: ${gate.commands.slice(asked).join(", ")}`);
+    } finally {
+      await app.close();
+      gate.close();
+    }
+  });
+
+  it("slow clients: a request body still arriving after API_REQUEST_TIMEOUT_MS (the upload route excepted), headers after API_HEADERS_TIMEOUT_MS, connections over API_MAX_CONNECTIONS are cut", async () => {
+    const env = { ...stack.scenario("slow"), API_REQUEST_TIMEOUT_MS: "1500", API_HEADERS_TIMEOUT_MS: "1500", API_MAX_CONNECTIONS: "4" };
+    const app = await startApiApp(stack, env);
+    const { hostname, port } = new URL(app.base);
+    const open = async () => {
+      const socket = net.connect(Number(port), hostname);
+      await once(socket, "connect");
+      const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+      socket.on("error", () => undefined);
+      // Read whatever comes, so that the server's close is seen.
+      socket.resume();
+      return { socket, closed };
+    };
+    try {
+      const body = await open();
+      body.socket.write("POST /api/medical-files/x/rescan HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+      const headers = await open();
+      headers.socket.write("GET /health HTTP/1.1\r\nHost: x\r\n");
+      const upload = await open();
+      upload.socket.write("POST /api/medical-files/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b");
+      const started = Date.now();
+      const [bodyCut, headersCut] = await Promise.all([body.closed, headers.closed]);
+      assert.ok(bodyCut - started < 6000 && headersCut - started < 6000, `cut after ${bodyCut - started} and ${headersCut - started} ms`);
+      assert.equal(upload.socket.destroyed, false, "the upload route keeps its long deadline");
+
+      const held = [upload, ...(await Promise.all([open(), open(), open()]))];
+      const extra = await open();
+      const refusedAt = await Promise.race([extra.closed, new Promise<number>((r) => setTimeout(() => r(0), 3000))]);
+      assert.ok(refusedAt > 0, "a fifth connection is closed at once");
+      for (const c of held) c.socket.destroy();
+      assert.equal((await call(app, null, "GET", "/health")).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
 });
+
+
+async function readAudit(env: Record<string, string>): Promise<{ action: string; detail: Record<string, unknown> }[]> {
+  const text = await readFile(path.join(env.LOG_DIR!, AUDIT_LOG_NAME), "utf8").catch(() => "");
+  return text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { action: string; detail: Record<string, unknown> });
+}
