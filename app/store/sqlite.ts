@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { StoreBusyError } from "../errors/store-busy-error.ts";
 
 export type SqlParams = readonly (string | number | null)[];
 
@@ -70,6 +71,7 @@ export class SqliteDatabase implements SqlExecutor {
    * any of them resolve.
    */
   transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
+    if (this.waiting.length >= MAX_WAITING_TRANSACTIONS) return Promise.reject(new StoreBusyError(this.waiting.length));
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ body, resolve, reject } as PendingTransaction);
       if (this.waiting.length === 1) void this.serialised(() => this.commitGroup());
@@ -140,6 +142,8 @@ export class SqliteDatabase implements SqlExecutor {
 }
 
 const BUSY_WAIT_MS = 30_000;
+/** Transactions that may wait for the next group commit; more are refused, not queued without end. */
+const MAX_WAITING_TRANSACTIONS = 10_000;
 
 /** Retries while another connection holds the write lock, for up to 30 s, without holding a thread. */
 async function retryBusy<T>(attempt: () => Promise<T>): Promise<T> {

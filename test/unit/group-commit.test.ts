@@ -48,6 +48,13 @@ describe("group commit: concurrent transactions share one COMMIT and one audit f
     assert.equal(await readFile(path.join(dir, "scan-audit.log"), "utf8"), [0, 1, 2, 3, 5, 6, 7, 8, 9].map((i) => `line ${i}\n`).join(""));
   });
 
+  it("the write chain is bounded: past 10,000 waiting transactions the next is refused with STORE_BUSY, not queued", async () => {
+    const results = await Promise.allSettled(Array.from({ length: 10_001 }, () => db.transaction(async (tx) => tx.get("SELECT 1"))));
+    const refused = results.filter((r) => r.status === "rejected");
+    assert.equal(refused.length, 1);
+    assert.equal((refused[0] as PromiseRejectedResult).reason.code, "STORE_BUSY");
+  });
+
   it("a failing beforeCommit step (the audit line could not be written) rolls the whole group back and rejects each", async () => {
     const results = await Promise.allSettled(
       [100, 101].map((n) =>
