@@ -86,6 +86,8 @@ export const HEURISTICS = {
   "archive.unsafe-path": { severity: "high", verdict: "suspicious", recommendation: "An entry name escapes the extraction folder (path traversal); never extract this archive." },
   "archive.symlink": { severity: "high", verdict: "suspicious", recommendation: "The archive holds a symbolic link, which can redirect extraction; never extract it." },
   "archive.encrypted": { severity: "medium", verdict: "suspicious", recommendation: "Encrypted entries cannot be scanned; ask for an unencrypted copy through a secure channel." },
+  "archive.member-executable": { severity: "high", verdict: "infected", recommendation: "A program or script is inside the archive; quarantine the whole archive and ask the sender for the medical files alone." },
+  "archive.member-type-not-allowed": { severity: "medium", verdict: "suspicious", recommendation: "A member of the archive is not one of the medical file types on the allow-list; ask the sender for the medical files alone." },
   "archive.member-preamble-executable": { severity: "high", verdict: "infected", recommendation: "A DICOM file inside the archive has an executable preamble (CVE-2019-11687); quarantine the whole archive." },
   "analysis.embedded-executable": { severity: "high", verdict: "suspicious", recommendation: "An executable is embedded in a file that should not hold one; quarantine and review." },
   "analysis.pdf-javascript": { severity: "high", verdict: "suspicious", recommendation: "The PDF carries JavaScript; open it only in a sandboxed viewer with scripting off." },

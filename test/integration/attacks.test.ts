@@ -61,6 +61,20 @@ const attacks: Attack[] = [
     expect: "clam.exe.UNOFFICIAL",
     build: (s) => s.file("deflated.dcm", buildDicom({ transferSyntax: "1.2.840.10008.1.2.1.99", elements: [...BASIC_ELEMENTS, ...privateElements(clamExe)] })),
   },
+  {
+    name: "ELF program in a study ZIP next to a real DICOM",
+    fileName: "study.zip",
+    from: "free",
+    expect: "archive.member-executable",
+    build: async (s) => s.file("elf-study.zip", await zipOf([{ name: "study/IM0001.dcm", data: buildDicom() }, { name: "study/viewer", data: readFileSync("/bin/true") }])),
+  },
+  {
+    name: "a type off the allow-list in a study ZIP (a Windows shortcut named .dcm)",
+    fileName: "study.zip",
+    from: "free",
+    expect: "archive.member-type-not-allowed",
+    build: async (s) => s.file("lnk-study.zip", await zipOf([{ name: "study/IM0001.dcm", data: buildDicom() }, { name: "study/IM0002.dcm", data: Buffer.concat([Buffer.from("4c0000000114020000000000c000000000000046", "hex"), randomBytes(200)]) }])),
+  },
   { name: "PNG named .dcm", fileName: "image.dcm", from: "free", expect: "validation.extension-mismatch", build: (s) => s.file("image.dcm", png()) },
 ];
 

@@ -3,10 +3,10 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
-import type { ScanLimits } from "../../config.ts";
+import type { FileKind, ScanLimits } from "../../config.ts";
 import type { HeuristicId } from "../../verdict/findings.ts";
-import { hasDicomMagic } from "./detect-kind.ts";
-import { preambleExecutable } from "./executable-header.ts";
+import { detectKind, hasDicomMagic } from "./detect-kind.ts";
+import { EXECUTABLE_PROBE_BYTES, executableAt, preambleExecutable } from "./executable-header.ts";
 
 export interface ArchiveProblem {
   readonly id: Extract<HeuristicId, `archive.${string}`>;
@@ -21,6 +21,7 @@ const S_IFLNK = 0o120000;
 
 interface Walk {
   readonly limits: ScanLimits;
+  readonly allowed: readonly FileKind[];
   readonly workDir: () => Promise<string>;
   readonly problems: ArchiveProblem[];
   readonly counts: Map<string, number>;
@@ -32,12 +33,14 @@ interface Walk {
 
 /**
  * Checks a ZIP before any engine relies on it: entry count, sizes, ratio, nesting, names that
- * escape the extraction folder, symlinks, encryption, and DICOM members with an executable
- * preamble. clamd truncates members over MaxFileSize and answers OK, so these limits are the
- * service's own. What it misses: the content of members (clamd and YARA see that).
+ * escape the extraction folder, symlinks, encryption, and each member's head as validation
+ * checks an upload's: a program or script, a type off the allow-list, a DICOM file with an
+ * executable preamble. An archive must not carry what could not be uploaded alone. clamd
+ * truncates members over MaxFileSize and answers OK, so these limits are the service's own.
+ * What it misses: the content past each member's head (clamd and YARA see that).
  */
-export async function guardZip(file: string, limits: ScanLimits, workDir: () => Promise<string>, signal: AbortSignal): Promise<ArchiveProblem[]> {
-  const walk: Walk = { limits, workDir, problems: [], counts: new Map(), entries: 0, totalBytes: 0, nestedSeq: 0, signal };
+export async function guardZip(file: string, limits: ScanLimits, allowed: readonly FileKind[], workDir: () => Promise<string>, signal: AbortSignal): Promise<ArchiveProblem[]> {
+  const walk: Walk = { limits, allowed, workDir, problems: [], counts: new Map(), entries: 0, totalBytes: 0, nestedSeq: 0, signal };
   await walkZip(walk, file, 0, "");
   return walk.problems;
 }
@@ -117,10 +120,8 @@ async function inspectEntry(walk: Walk, zip: ZipFile, entry: Entry, depth: numbe
   if (encrypted || !withinLimits || rawName.endsWith("/") || size === 0) return true;
 
   const stream = await openEntry(zip, entry);
-  const head = await readHead(stream, 132);
-  if (hasDicomMagic(head) && preambleExecutable(head)) {
-    report(walk, "archive.member-preamble-executable", `member ${JSON.stringify(name)} is a DICOM file with an executable preamble`);
-  }
+  const head = await readHead(stream, MEMBER_HEAD_BYTES);
+  await checkMemberHead(walk, name, head);
   if (head.length >= 4 && head.readUInt32BE(0) === 0x504b0304) {
     if (depth + 1 > limits.archiveMaxDepth) {
       report(walk, "archive.too-deep", `member ${JSON.stringify(name)} nests archives deeper than ${limits.archiveMaxDepth}`);
@@ -139,6 +140,26 @@ async function inspectEntry(walk: Walk, zip: ZipFile, entry: Entry, depth: numbe
     stream.destroy();
   }
   return true;
+}
+
+/** Enough for file-type's magic numbers and a PE header's e_lfanew. */
+const MEMBER_HEAD_BYTES = EXECUTABLE_PROBE_BYTES;
+
+async function checkMemberHead(walk: Walk, name: string, head: Buffer): Promise<void> {
+  if (hasDicomMagic(head)) {
+    if (preambleExecutable(head)) report(walk, "archive.member-preamble-executable", `member ${JSON.stringify(name)} is a DICOM file with an executable preamble`);
+    if (!walk.allowed.includes("dicom")) report(walk, "archive.member-type-not-allowed", `member ${JSON.stringify(name)} is DICOM, which is not on the allow-list`);
+    return;
+  }
+  const program = executableAt(head);
+  if (program) {
+    report(walk, "archive.member-executable", `member ${JSON.stringify(name)} is a ${program === "script" ? "script" : `${program.toUpperCase()} program`}`);
+    return;
+  }
+  const detected = await detectKind(head);
+  if (detected.kind === null || !walk.allowed.includes(detected.kind)) {
+    report(walk, "archive.member-type-not-allowed", `member ${JSON.stringify(name)} is ${detected.mime}, which is not on the allow-list`);
+  }
 }
 
 export function unsafeNameReason(name: string): string | null {

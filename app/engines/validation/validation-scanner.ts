@@ -58,7 +58,7 @@ export class ValidationScanner implements Scanner {
       artifacts.push(...inspection.artifacts);
       dicom = { dicomPrivateValues: inspection.privateValues, dicomDataset: inspection.dataset };
     } else if (detected.kind === "zip") {
-      for (const p of await guardZip(file.path, this.limits, ctx.workDir, ctx.signal)) findings.push(heuristicFinding("validation", p.id, p.description));
+      for (const p of await guardZip(file.path, this.limits, this.allowed, ctx.workDir, ctx.signal)) findings.push(heuristicFinding("validation", p.id, p.description));
     } else if (detected.kind === "fhir-json" || detected.kind === "fhir-xml") {
       const problem = detected.kind === "fhir-json" ? await inspectJson(file.path, this.limits.jsonMaxDepth, ctx.signal) : await inspectXml(file.path, ctx.signal);
       if (problem) findings.push(heuristicFinding("validation", problem.id, problem.description, problem));
