@@ -76,6 +76,7 @@ export const HEURISTICS = {
   "dicom.too-many-elements": { severity: "medium", verdict: "suspicious", recommendation: MALFORMED },
   "dicom.trailing-data": { severity: "medium", verdict: "suspicious", recommendation: "Data is hidden after the end of the DICOM dataset; have it reviewed before use." },
   "dicom.inflate-limit": { severity: "high", verdict: "suspicious", recommendation: "The deflated dataset expands past the limit (a decompression bomb?); it could not be fully scanned." },
+  "pdf.inflate-limit": { severity: "high", verdict: "suspicious", recommendation: "The PDF's compressed streams expand past the limit (a decompression bomb?); it could not be fully scanned." },
   "dicom.inflate-error": { severity: "medium", verdict: "suspicious", recommendation: "The deflated dataset is corrupt and could not be fully scanned." },
   "archive.unreadable": { severity: "medium", verdict: "suspicious", recommendation: "The archive could not be opened, so its content was not checked." },
   "archive.too-many-entries": { severity: "medium", verdict: "suspicious", recommendation: ARCHIVE },

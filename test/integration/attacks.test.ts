@@ -8,7 +8,7 @@ import { TIERS, type Tier } from "../../app/verdict/tiers.ts";
 import { CLAM_EXE } from "../harness/clamd.ts";
 import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
 import { BASIC_ELEMENTS, buildDicom, privateElements } from "../fixtures/dicom.ts";
-import { hl7WithScript, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
+import { hl7WithScript, pdfWithObjStmJs, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { markEncrypted, nestedZip, zipOf, zipWithLargeMember } from "../fixtures/zips.ts";
 
@@ -39,6 +39,8 @@ const attacks: Attack[] = [
   },
   { name: "EICAR", fileName: "eicar.txt", from: "free", expect: "Test.EICAR.UNOFFICIAL", build: (s) => s.file("eicar.txt", eicar()) },
   { name: "PDF whose OpenAction runs JavaScript", fileName: "report.pdf", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("report.pdf", pdfWithOpenActionJs()) },
+  { name: "PDF whose OpenAction runs JavaScript from a FlateDecode object stream", fileName: "objstm.pdf", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("objstm.pdf", pdfWithObjStmJs()) },
+  { name: "the same PDF, as analysis sees it", fileName: "objstm.pdf", from: "gold", expect: "analysis.pdf-javascript", build: (s) => s.file("objstm2.pdf", pdfWithObjStmJs()) },
   { name: "HL7 message carrying a script", fileName: "result.hl7", from: "premium", expect: "HL7_Script_Injection", build: (s) => s.file("result.hl7", hl7WithScript()) },
   { name: "zip bomb", fileName: "bomb.zip", from: "free", expect: "archive.ratio-exceeded", build: async (s) => s.file("bomb.zip", await zipOf([{ name: "scan.dcm", data: Buffer.alloc(64 * MiB) }])) },
   { name: "ZIP nested past the limit", fileName: "nested.zip", from: "free", expect: "archive.too-deep", build: async (s) => s.file("nested.zip", await nestedZip(4, Buffer.from("hello"))) },
@@ -118,12 +120,13 @@ describe("generated attacks are not clean from the tier named", () => {
   });
 
   it("a clean deflated DICOM, a clean PNG, HL7 and PDF stay clean at every tier", async () => {
-    const { hl7, plainPdf, fhirJson } = await import("../fixtures/documents.ts");
+    const { hl7, plainPdf, compressedPdf, fhirJson } = await import("../fixtures/documents.ts");
     const files = [
       await stack.file("ok-deflated.dcm", buildDicom({ transferSyntax: "1.2.840.10008.1.2.1.99" })),
       await stack.file("ok.png", png()),
       await stack.file("ok.hl7", hl7()),
       await stack.file("ok.pdf", plainPdf()),
+      await stack.file("ok-compressed.pdf", compressedPdf()),
       await stack.file("ok.json", fhirJson()),
     ];
     for (const file of files) {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
@@ -12,8 +13,9 @@ import { executableAt, preambleExecutable } from "../../app/engines/validation/e
 import { claimFromName, kindsFromDeclaredType } from "../../app/engines/validation/file-kinds.ts";
 import { programExtent } from "../../app/engines/virustotal/program-extent.ts";
 import { inspectJson } from "../../app/engines/validation/json-inspector.ts";
+import { inflatePdfStreams } from "../../app/engines/validation/pdf-streams.ts";
 import { inspectXml } from "../../app/engines/validation/xml-inspector.ts";
-import { fhirJson, hl7, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
+import { fhirJson, hl7, pdfWithObjStmJs, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { peProgram } from "../fixtures/programs.ts";
 
@@ -210,5 +212,27 @@ describe("what errors show", () => {
     assert.equal(forClients("getaddrinfo ENOTFOUND clamd.ward.internal"), "getaddrinfo ENOTFOUND <address>");
     assert.equal(forClients("ENOENT: no such file or directory, open '/var/lib/medical-scan-daemon/files/a1'"), "ENOENT: no such file or directory, open '<path>'");
     assert.equal(forClients("validation did not finish within 2000 ms at 12:30:45"), "validation did not finish within 2000 ms at 12:30:45");
+  });
+});
+
+describe("PDF streams", () => {
+  it("compressed streams are inflated for the engines, object streams included; past the cap it is an issue and the output stops there", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-pdf-"));
+    try {
+      const pdf = path.join(dir, "objstm.pdf");
+      await writeFile(pdf, pdfWithObjStmJs());
+      const out = path.join(dir, "streams.bin");
+      const small = await inflatePdfStreams(pdf, pdfWithObjStmJs().length, out, 1024 * 1024, AbortSignal.timeout(5000));
+      assert.deepEqual(small, { inflated: true, issue: null });
+      assert.match(await readFile(out, "latin1"), /^%PDF-.*\/OpenAction 2 0 R.*\/S \/JavaScript/s);
+
+      const bomb = Buffer.concat([Buffer.from("%PDF-1.4\n1 0 obj << /Filter /FlateDecode >>\nstream\n"), zlib.deflateSync(Buffer.alloc(4 * 1024 * 1024)), Buffer.from("\nendstream\nendobj\n%%EOF\n")]);
+      await writeFile(pdf, bomb);
+      const capped = await inflatePdfStreams(pdf, bomb.length, out, 100_000, AbortSignal.timeout(5000));
+      assert.equal(capped.issue?.id, "pdf.inflate-limit");
+      assert.ok((await readFile(out)).length <= 100_000 + 64);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { open, stat } from "node:fs/promises";
+import path from "node:path";
 import type { FileKind, ScanLimits } from "../../config.ts";
 import { RejectedInputError } from "../../errors/rejected-input-error.ts";
 import { heuristicFinding, type Finding } from "../../verdict/findings.ts";
@@ -9,10 +10,11 @@ import { inspectDicom } from "./dicom-inspector.ts";
 import { digestFile, HEAD_BYTES } from "./file-digest.ts";
 import { claimFromName, kindsFromDeclaredType } from "./file-kinds.ts";
 import { inspectJson } from "./json-inspector.ts";
+import { inflatePdfStreams } from "./pdf-streams.ts";
 import { inspectXml } from "./xml-inspector.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanTarget, Scanner } from "../../scan/scanner.ts";
 
-const VERSION = "validation/2";
+const VERSION = "validation/3";
 
 /**
  * Runs for every tier before any engine. Detects: content types off the allow-list, names and
@@ -57,6 +59,13 @@ export class ValidationScanner implements Scanner {
       for (const issue of inspection.issues) findings.push(heuristicFinding("validation", issue.id, issue.description, issue));
       artifacts.push(...inspection.artifacts);
       dicom = { dicomPrivateValues: inspection.privateValues, dicomDataset: inspection.dataset };
+    } else if (detected.kind === "pdf") {
+      // Inflated streams are derived bytes: they count against the tier's size limit, as a deflated DICOM's do.
+      const streams: ScanTarget = { label: "pdf-streams", path: path.join(await ctx.workDir(), "pdf-streams.bin"), role: "dataset" };
+      const cap = Math.min(this.limits.dicomMaxInflatedBytes, this.tiers[request.tier].maxFileBytes);
+      const { inflated, issue } = await inflatePdfStreams(file.path, size, streams.path, cap, ctx.signal);
+      if (inflated) artifacts.push(streams);
+      if (issue) findings.push(heuristicFinding("validation", issue.id, issue.description));
     } else if (detected.kind === "zip") {
       for (const p of await guardZip(file.path, this.limits, this.allowed, ctx.workDir, ctx.signal)) findings.push(heuristicFinding("validation", p.id, p.description));
     } else if (detected.kind === "fhir-json" || detected.kind === "fhir-xml") {
