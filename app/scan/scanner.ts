@@ -13,8 +13,12 @@ export interface ValueRef {
 export interface ScanTarget {
   readonly label: string;
   readonly path: string;
-  /** "executable" targets were cut out because they are executables; analysis does not re-flag them. */
-  readonly role: "file" | "dataset" | "executable";
+  /**
+   * "executable" targets were cut out because they are executables; analysis does not re-flag
+   * them. "pdf": a PDF derived from the upload (its inflated streams, an encapsulated document),
+   * which analysis reads for PDF active content whatever the upload's own type.
+   */
+  readonly role: "file" | "dataset" | "executable" | "pdf";
 }
 
 /** What validation learned about the file, for the engines that follow. */

@@ -16,6 +16,12 @@ const clamExe = readFileSync(CLAM_EXE);
 const from = (tier: Tier) => TIERS.slice(TIERS.indexOf(tier));
 const MiB = 1024 * 1024;
 
+/** An Encapsulated PDF object: the document whole in (0042,0011), padded to even length. */
+function encapsulatedPdf(pdf: Buffer): Buffer {
+  const value = pdf.length % 2 ? Buffer.concat([pdf, Buffer.alloc(1)]) : pdf;
+  return buildDicom({ elements: [...BASIC_ELEMENTS.filter((e) => e.group !== 0x7fe0), { group: 0x0042, element: 0x0011, vr: "OB", value }] });
+}
+
 interface Attack {
   readonly name: string;
   readonly fileName: string;
@@ -41,6 +47,8 @@ const attacks: Attack[] = [
   { name: "PDF whose OpenAction runs JavaScript", fileName: "report.pdf", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("report.pdf", pdfWithOpenActionJs()) },
   { name: "PDF whose OpenAction runs JavaScript from a FlateDecode object stream", fileName: "objstm.pdf", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("objstm.pdf", pdfWithObjStmJs()) },
   { name: "the same PDF, as analysis sees it", fileName: "objstm.pdf", from: "gold", expect: "analysis.pdf-javascript", build: (s) => s.file("objstm2.pdf", pdfWithObjStmJs()) },
+  { name: "encapsulated-PDF DICOM whose PDF runs JavaScript from an object stream", fileName: "report.dcm", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("encapsulated.dcm", encapsulatedPdf(pdfWithObjStmJs())) },
+  { name: "the same DICOM, as analysis sees it", fileName: "report.dcm", from: "gold", expect: "analysis.pdf-javascript", build: (s) => s.file("encapsulated2.dcm", encapsulatedPdf(pdfWithObjStmJs())) },
   { name: "HL7 message carrying a script", fileName: "result.hl7", from: "premium", expect: "HL7_Script_Injection", build: (s) => s.file("result.hl7", hl7WithScript()) },
   { name: "zip bomb", fileName: "bomb.zip", from: "free", expect: "archive.ratio-exceeded", build: async (s) => s.file("bomb.zip", await zipOf([{ name: "scan.dcm", data: Buffer.alloc(64 * MiB) }])) },
   { name: "ZIP nested past the limit", fileName: "nested.zip", from: "free", expect: "archive.too-deep", build: async (s) => s.file("nested.zip", await nestedZip(4, Buffer.from("hello"))) },
@@ -127,6 +135,7 @@ describe("generated attacks are not clean from the tier named", () => {
       await stack.file("ok.hl7", hl7()),
       await stack.file("ok.pdf", plainPdf()),
       await stack.file("ok-compressed.pdf", compressedPdf()),
+      await stack.file("ok-encapsulated.dcm", encapsulatedPdf(compressedPdf())),
       await stack.file("ok.json", fhirJson()),
     ];
     for (const file of files) {

@@ -41,8 +41,7 @@ export class AnalysisScanner implements Scanner {
     const where = { target: target.label };
     const size = target.role === "file" ? facts.size : Infinity;
     const sweep = await sweepFile(target.path, {
-      // The file and its inflated streams (validation's pdf-streams target).
-      pdf: facts.kind === "pdf",
+      pdf: (facts.kind === "pdf" && target.role === "file") || target.role === "pdf",
       signal: ctx.signal,
       onBytes: (n) => ctx.progress((index + Math.min(1, n / size)) / count),
     });

@@ -11,9 +11,10 @@ import { walkDataset, type DatasetWalk } from "./dicom-walker.ts";
 import { syntaxOf, TS_EXPLICIT_LE } from "./dicom-syntax.ts";
 import { EXECUTABLE_PROBE_BYTES, peImageSize, preambleExecutable } from "./executable-header.ts";
 import { FileWindow } from "./file-window.ts";
+import { inflatePdfStreams } from "./pdf-streams.ts";
 
 export interface DicomIssue {
-  readonly id: Extract<HeuristicId, `dicom.${string}`>;
+  readonly id: Extract<HeuristicId, `dicom.${string}` | "pdf.inflate-limit">;
   readonly description: string;
   readonly offset?: number;
   readonly target: string;
@@ -42,7 +43,7 @@ const MAX_CARVE_BYTES = 64 * 1024 * 1024;
  * handed to every later engine, since clamd does not inflate them. What it misses: semantic
  * checks of tag values (the YARA rules and analysis look at content).
  */
-export async function inspectDicom(file: ScanTarget, size: number, limits: ScanLimits, workDir: () => Promise<string>): Promise<DicomInspection> {
+export async function inspectDicom(file: ScanTarget, size: number, limits: ScanLimits, workDir: () => Promise<string>, signal: AbortSignal): Promise<DicomInspection> {
   const handle = await open(file.path, "r");
   try {
     const win = new FileWindow(handle, size);
@@ -84,6 +85,7 @@ export async function inspectDicom(file: ScanTarget, size: number, limits: ScanL
         const inflatedWin = new FileWindow(inflatedHandle, inflatedSize);
         walk = await walkDataset(inflatedWin, 0, inflatedSize, syntaxOf(TS_EXPLICIT_LE)!, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
         artifacts.push(...(await carveExecutables(inflatedWin, walk, workDir)));
+        artifacts.push(...(await carveDocuments(inflatedWin, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
       } finally {
         await inflatedHandle.close();
       }
@@ -91,6 +93,7 @@ export async function inspectDicom(file: ScanTarget, size: number, limits: ScanL
     } else {
       walk = await walkDataset(win, meta.datasetStart, size, syntax, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
       artifacts.push(...(await carveExecutables(win, walk, workDir)));
+      artifacts.push(...(await carveDocuments(win, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
     }
     if (walkProblemsMeaningful) for (const p of walk.problems) issues.push({ id: p.id, description: p.description, offset: p.offset, target: dataset.label });
     for (const x of walk.executables) {
@@ -177,6 +180,27 @@ async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: () 
     const target: ScanTarget = { label: `carved-${x.kind}@${x.offset}`, path: path.join(await workDir(), `carved-${out.length}.bin`), role: "executable" };
     await pipeline(winStream(win, x.offset, length), createWriteStream(target.path, { mode: 0o600 }));
     out.push(target);
+  }
+  return out;
+}
+
+/**
+ * Encapsulated documents as files of their own, so every engine reads them as it reads an
+ * upload; an encapsulated PDF also has its compressed streams inflated (capped), as a PDF
+ * upload has.
+ */
+async function carveDocuments(win: FileWindow, walk: DatasetWalk, workDir: () => Promise<string>, maxInflated: number, signal: AbortSignal, issues: DicomIssue[]): Promise<ScanTarget[]> {
+  const out: ScanTarget[] = [];
+  for (const [i, doc] of walk.documents.entries()) {
+    const pdf = (await win.read(doc.offset, 5)).toString("latin1") === "%PDF-";
+    const target: ScanTarget = { label: `encapsulated-document-${i}`, path: path.join(await workDir(), `document-${i}.bin`), role: pdf ? "pdf" : "dataset" };
+    await pipeline(winStream(win, doc.offset, doc.length), createWriteStream(target.path, { mode: 0o600 }));
+    out.push(target);
+    if (!pdf) continue;
+    const streams: ScanTarget = { label: `encapsulated-document-${i}-streams`, path: path.join(await workDir(), `document-${i}-streams.bin`), role: "pdf" };
+    const { inflated, issue } = await inflatePdfStreams(target.path, doc.length, streams.path, maxInflated, signal);
+    if (inflated) out.push(streams);
+    if (issue) issues.push({ ...issue, target: target.label });
   }
   return out;
 }

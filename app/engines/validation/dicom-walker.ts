@@ -17,6 +17,9 @@ export interface DicomProblem {
   readonly offset: number;
 }
 
+/** Encapsulated documents handed to the engines per dataset. */
+const MAX_DOCUMENTS = 4;
+
 export interface DatasetWalk {
   elements: number;
   readonly problems: DicomProblem[];
@@ -24,6 +27,8 @@ export interface DatasetWalk {
   readonly privateValues: ValueRef[];
   /** Element values (or encapsulated fragments) that begin with an executable header. */
   readonly executables: (ValueRef & { readonly kind: ExecutableKind })[];
+  /** Encapsulated Document values (0042,0011): a PDF, CDA or other file carried whole. */
+  readonly documents: ValueRef[];
 }
 
 export interface WalkLimits {
@@ -54,7 +59,7 @@ export async function walkDataset(
   syntax: Syntax,
   limits: WalkLimits,
 ): Promise<DatasetWalk> {
-  const walk: DatasetWalk = { elements: 0, problems: [], privateValues: [], executables: [] };
+  const walk: DatasetWalk = { elements: 0, problems: [], privateValues: [], executables: [], documents: [] };
   const stack: Container[] = [];
   const fail = (id: DicomProblemId, description: string, offset: number) => {
     walk.problems.push({ id, description, offset });
@@ -163,6 +168,7 @@ export async function walkDataset(
     if (group % 2 === 1 && length > 0 && walk.privateValues.length < MAX_PRIVATE_REFS) {
       walk.privateValues.push({ tag, offset: valueStart, length });
     }
+    if (group === 0x0042 && element === 0x0011 && length > 0 && walk.documents.length < MAX_DOCUMENTS) walk.documents.push({ tag, offset: valueStart, length });
     await noteExecutable(win, walk, tag, valueStart, length);
     pos = valueStart + length;
   }

@@ -55,13 +55,13 @@ export class ValidationScanner implements Scanner {
     if (detected.kind === "dicom") {
       // What a deflated dataset inflates to counts against the tier's size limit, as the upload did.
       const limits = { ...this.limits, dicomMaxInflatedBytes: Math.min(this.limits.dicomMaxInflatedBytes, this.tiers[request.tier].maxFileBytes) };
-      const inspection = await inspectDicom(file, size, limits, ctx.workDir);
+      const inspection = await inspectDicom(file, size, limits, ctx.workDir, ctx.signal);
       for (const issue of inspection.issues) findings.push(heuristicFinding("validation", issue.id, issue.description, issue));
       artifacts.push(...inspection.artifacts);
       dicom = { dicomPrivateValues: inspection.privateValues, dicomDataset: inspection.dataset };
     } else if (detected.kind === "pdf") {
       // Inflated streams are derived bytes: they count against the tier's size limit, as a deflated DICOM's do.
-      const streams: ScanTarget = { label: "pdf-streams", path: path.join(await ctx.workDir(), "pdf-streams.bin"), role: "dataset" };
+      const streams: ScanTarget = { label: "pdf-streams", path: path.join(await ctx.workDir(), "pdf-streams.bin"), role: "pdf" };
       const cap = Math.min(this.limits.dicomMaxInflatedBytes, this.tiers[request.tier].maxFileBytes);
       const { inflated, issue } = await inflatePdfStreams(file.path, size, streams.path, cap, ctx.signal);
       if (inflated) artifacts.push(streams);
