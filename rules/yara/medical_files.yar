@@ -122,14 +122,17 @@ rule Obfuscated_Script : advanced
 rule Network_Reference_In_DICOM : advanced
 {
   meta:
-    description = "DICOM file referencing a network location (URL) where none belongs"
+    // Plain web URLs are normal in DICOM (a writer's home page in Software Versions, DICOMweb's
+    // Retrieve URL); only references that make a viewer reach a file share or fetch a program are flagged.
+    description = "DICOM file referencing a file share (smb://, file://) or a program or script to download"
     severity = "low"
     verdict = "suspicious"
   strings:
-    // UNC paths are left out: "\\\\" followed by letters is common in 8-bit pixel data.
-    $url = /(https?|ftp|smb|file):\/\/[A-Za-z0-9._-]{3,}/ nocase
+    // UNC paths are left out: "\\" followed by letters is common in 8-bit pixel data.
+    $share = /(smb|file):\/\/[A-Za-z0-9._-]{3,}/ nocase
+    $program = /(https?|ftp):\/\/[A-Za-z0-9._-]{3,}(:[0-9]{1,5})?\/[A-Za-z0-9._~%\/-]{0,200}\.(exe|dll|scr|msi|bat|cmd|ps1|vbs|hta|jar|sh|elf|bin)([?#"\x00\x20]|$)/ nocase
   condition:
-    uint32(128) == 0x4D434944 and $url
+    uint32(128) == 0x4D434944 and ($share or $program)
 }
 
 rule Data_After_PNG_End : advanced

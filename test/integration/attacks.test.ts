@@ -7,7 +7,7 @@ import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { TIERS, type Tier } from "../../app/verdict/tiers.ts";
 import { CLAM_EXE } from "../harness/clamd.ts";
 import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
-import { BASIC_ELEMENTS, buildDicom, privateElements } from "../fixtures/dicom.ts";
+import { BASIC_ELEMENTS, buildDicom, privateElements, text } from "../fixtures/dicom.ts";
 import { hl7WithScript, pdfWithObjStmJs, pdfWithOpenActionJs, png } from "../fixtures/documents.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { markEncrypted, nestedZip, zipOf, zipWithLargeMember } from "../fixtures/zips.ts";
@@ -49,6 +49,13 @@ const attacks: Attack[] = [
   { name: "the same PDF, as analysis sees it", fileName: "objstm.pdf", from: "gold", expect: "analysis.pdf-javascript", build: (s) => s.file("objstm2.pdf", pdfWithObjStmJs()) },
   { name: "encapsulated-PDF DICOM whose PDF runs JavaScript from an object stream", fileName: "report.dcm", from: "premium", expect: "PDF_OpenAction_JavaScript", build: (s) => s.file("encapsulated.dcm", encapsulatedPdf(pdfWithObjStmJs())) },
   { name: "the same DICOM, as analysis sees it", fileName: "report.dcm", from: "gold", expect: "analysis.pdf-javascript", build: (s) => s.file("encapsulated2.dcm", encapsulatedPdf(pdfWithObjStmJs())) },
+  {
+    name: "DICOM pointing a viewer at a file share",
+    fileName: "share.dcm",
+    from: "gold",
+    expect: "Network_Reference_In_DICOM",
+    build: (s) => s.file("share.dcm", buildDicom({ elements: [...BASIC_ELEMENTS, { group: 0x0008, element: 0x1190, vr: "UR", value: text("smb://10.1.2.3/share/viewer.exe ") }] })),
+  },
   { name: "HL7 message carrying a script", fileName: "result.hl7", from: "premium", expect: "HL7_Script_Injection", build: (s) => s.file("result.hl7", hl7WithScript()) },
   { name: "zip bomb", fileName: "bomb.zip", from: "free", expect: "archive.ratio-exceeded", build: async (s) => s.file("bomb.zip", await zipOf([{ name: "scan.dcm", data: Buffer.alloc(64 * MiB) }])) },
   { name: "ZIP nested past the limit", fileName: "nested.zip", from: "free", expect: "archive.too-deep", build: async (s) => s.file("nested.zip", await nestedZip(4, Buffer.from("hello"))) },
@@ -136,6 +143,17 @@ describe("generated attacks are not clean from the tier named", () => {
       await stack.file("ok.pdf", plainPdf()),
       await stack.file("ok-compressed.pdf", compressedPdf()),
       await stack.file("ok-encapsulated.dcm", encapsulatedPdf(compressedPdf())),
+      // A segmentation writer's home page in Software Versions and a DICOMweb Retrieve URL are ordinary.
+      await stack.file(
+        "ok-urls.dcm",
+        buildDicom({
+          elements: [
+            ...BASIC_ELEMENTS,
+            { group: 0x0008, element: 0x1190, vr: "UR", value: text("https://pacs.example.org/dicomweb/studies/1.2.3 ") },
+            { group: 0x0018, element: 0x1020, vr: "LO", value: text("dcmqi https://github.com/QIICR/dcmqi ") },
+          ],
+        }),
+      ),
       await stack.file("ok.json", fhirJson()),
     ];
     for (const file of files) {
