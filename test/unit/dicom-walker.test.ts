@@ -37,6 +37,28 @@ const sqUndefined = (group: number, element: number) => {
 };
 
 describe("DICOM dataset walker", () => {
+  it("a sequence encoded as UN with undefined length is walked as implicit VR little endian (PS3.5 6.2.2), not flagged", async () => {
+    const unUndefined = Buffer.alloc(12);
+    unUndefined.writeUInt16LE(0x0009, 0);
+    unUndefined.writeUInt16LE(0x1010, 2);
+    unUndefined.write("UN", 4, "latin1");
+    unUndefined.writeUInt32LE(0xffffffff, 8);
+    const implicitElement = (group: number, element: number, value: Buffer) => Buffer.concat([tag(group, element, value.length), value]);
+    const data = Buffer.concat([
+      explicitLe({ group: 0x0008, element: 0x0060, vr: "CS", value: text("CT") }),
+      unUndefined,
+      tag(0xfffe, 0xe000, 0xffffffff),
+      implicitElement(0x0008, 0x1150, text("1.2.840.10008.5.1.4.1.1.2")),
+      implicitElement(0x0008, 0x1155, text("1.2.3.4.5.6.7.8")),
+      tag(0xfffe, 0xe00d, 0),
+      tag(0xfffe, 0xe0dd, 0),
+      explicitLe({ group: 0x0010, element: 0x0010, vr: "PN", value: text("Test^Patient") }),
+    ]);
+    const result = await walk(data);
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.elements, 8);
+  });
+
   it("walks a well-formed explicit dataset and records private values", async () => {
     const data = Buffer.concat([
       explicitLe({ group: 0x0008, element: 0x0060, vr: "CS", value: text("OT") }),

@@ -38,8 +38,8 @@ export interface WalkLimits {
 
 const MAX_PRIVATE_REFS = 1000;
 
-type Container =
-  | { readonly type: "sequence" | "item" | "fragments"; readonly end: number | null };
+/** `implicit`: inside a UN sequence of undefined length, which PS3.5 6.2.2 encodes as implicit VR little endian. */
+type Container = { readonly type: "sequence" | "item" | "fragments"; readonly end: number | null; readonly implicit: boolean };
 
 const ITEM = 0xe000;
 const ITEM_DELIMITER = 0xe00d;
@@ -65,8 +65,9 @@ export async function walkDataset(
     walk.problems.push({ id, description, offset });
     return walk;
   };
-  const u16 = (b: Buffer, o: number) => (syntax.littleEndian ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (b: Buffer, o: number) => (syntax.littleEndian ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const le = () => syntax.littleEndian || (stack.at(-1)?.implicit ?? false);
+  const u16 = (b: Buffer, o: number) => (le() ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (b: Buffer, o: number) => (le() ? b.readUInt32LE(o) : b.readUInt32BE(o));
   const limitOf = () => {
     for (let i = stack.length - 1; i >= 0; i--) {
       const e = stack[i]!.end;
@@ -113,7 +114,7 @@ export async function walkDataset(
         if (length !== UNDEFINED_LENGTH && pos + length > limitOf()) {
           return fail("dicom.length-out-of-bounds", "an item runs past the end of its sequence or the file", pos - 8);
         }
-        stack.push({ type: "item", end: length === UNDEFINED_LENGTH ? null : pos + length });
+        stack.push({ type: "item", end: length === UNDEFINED_LENGTH ? null : pos + length, implicit: top.implicit });
       } else if (element === ITEM_DELIMITER) {
         if (!top || top.type !== "item" || top.end !== null) return fail("dicom.bad-delimiter", "an item delimiter with no open item", pos - 8);
         stack.pop();
@@ -127,10 +128,11 @@ export async function walkDataset(
       continue;
     }
 
+    const implicit = top?.implicit ?? false;
     let vr: string | null = null;
     let length: number;
     let headerLength: number;
-    if (syntax.explicitVr) {
+    if (syntax.explicitVr && !implicit) {
       vr = header.toString("latin1", 4, 6);
       if (LONG_VRS.has(vr)) {
         if (header.length < 12) return fail("dicom.truncated", "the file ends inside an element header", pos);
@@ -149,8 +151,8 @@ export async function walkDataset(
 
     if (length === UNDEFINED_LENGTH) {
       const isPixelData = group === 0x7fe0 && element === 0x0010;
-      if (isPixelData && (vr === "OB" || vr === "OW")) stack.push({ type: "fragments", end: null });
-      else if (vr === null || vr === "SQ" || vr === "UN") stack.push({ type: "sequence", end: null });
+      if (isPixelData && (vr === "OB" || vr === "OW")) stack.push({ type: "fragments", end: null, implicit });
+      else if (vr === null || vr === "SQ" || vr === "UN") stack.push({ type: "sequence", end: null, implicit: implicit || vr === "UN" });
       else return fail("dicom.length-out-of-bounds", `undefined length on ${vr} element ${tag}`, pos);
       if (stack.length > limits.maxDepth) return fail("dicom.nesting-too-deep", `sequences nested deeper than ${limits.maxDepth}`, pos);
       pos = valueStart;
@@ -160,7 +162,7 @@ export async function walkDataset(
       return fail("dicom.length-out-of-bounds", `element ${tag} claims ${length} bytes, past the end of its container or the file`, pos);
     }
     if (vr === "SQ") {
-      stack.push({ type: "sequence", end: valueStart + length });
+      stack.push({ type: "sequence", end: valueStart + length, implicit });
       if (stack.length > limits.maxDepth) return fail("dicom.nesting-too-deep", `sequences nested deeper than ${limits.maxDepth}`, pos);
       pos = valueStart;
       continue;
