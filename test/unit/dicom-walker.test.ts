@@ -37,6 +37,19 @@ const sqUndefined = (group: number, element: number) => {
 };
 
 describe("DICOM dataset walker", () => {
+  it("an item longer than its sequence of defined length ends with the sequence (as dcmtk reads it); past the file it is flagged", async () => {
+    const record = explicitLe({ group: 0x0004, element: 0x1430, vr: "CS", value: text("IMAGE ") });
+    const item = Buffer.concat([tag(0xfffe, 0xe000, record.length + 24), record]);
+    const sq = Buffer.alloc(12);
+    sq.writeUInt16LE(0x0004, 0);
+    sq.writeUInt16LE(0x1220, 2);
+    sq.write("SQ", 4, "latin1");
+    sq.writeUInt32LE(item.length, 8);
+    assert.deepEqual((await walk(Buffer.concat([sq, item]))).problems, []);
+    const open = Buffer.concat([sqUndefined(0x0004, 0x1220), item]);
+    assert.equal((await walk(open)).problems[0]?.id, "dicom.length-out-of-bounds");
+  });
+
   it("a sequence encoded as UN with undefined length is walked as implicit VR little endian (PS3.5 6.2.2), not flagged", async () => {
     const unUndefined = Buffer.alloc(12);
     unUndefined.writeUInt16LE(0x0009, 0);

@@ -111,10 +111,14 @@ export async function walkDataset(
           pos += length;
           continue;
         }
-        if (length !== UNDEFINED_LENGTH && pos + length > limitOf()) {
+        // An item longer than its sequence of defined length ends with the sequence, as dcmtk
+        // reads it (writers that drop elements from a record forget the item's length); the
+        // sequence's own length was checked against its container, and every byte is still walked.
+        const itemEnd = length === UNDEFINED_LENGTH ? null : top.end !== null ? Math.min(pos + length, top.end) : pos + length;
+        if (itemEnd !== null && itemEnd > limitOf()) {
           return fail("dicom.length-out-of-bounds", "an item runs past the end of its sequence or the file", pos - 8);
         }
-        stack.push({ type: "item", end: length === UNDEFINED_LENGTH ? null : pos + length, implicit: top.implicit });
+        stack.push({ type: "item", end: itemEnd, implicit: top.implicit });
       } else if (element === ITEM_DELIMITER) {
         if (!top || top.type !== "item" || top.end !== null) return fail("dicom.bad-delimiter", "an item delimiter with no open item", pos - 8);
         stack.pop();

@@ -14,7 +14,7 @@ import { inflatePdfStreams } from "./pdf-streams.ts";
 import { inspectXml } from "./xml-inspector.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanTarget, Scanner } from "../../scan/scanner.ts";
 
-const VERSION = "validation/4";
+const VERSION = "validation/5";
 
 /**
  * Runs for every tier before any engine. Detects: content types off the allow-list, names and

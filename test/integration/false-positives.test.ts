@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { openSync, readdirSync, readSync, closeSync, statSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { TIERS } from "../../app/verdict/tiers.ts";
+import { describeResult, startScanStack, type ScanStack } from "../harness/scan-stack.ts";
+
+/** pydicom's test files, from Debian's python3-pydicom: real DICOM files nobody here wrote. */
+const PYDICOM = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+
+function isPart10(file: string): boolean {
+  const fd = openSync(file, "r");
+  try {
+    const head = Buffer.alloc(132);
+    return readSync(fd, head, 0, 132, 0) === 132 && head.toString("latin1", 128, 132) === "DICM";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** dcmtk's dcmdump reads it with exit 0 and says nothing on stderr: no error, no warning. */
+function dcmdumpReadsCleanly(file: string): boolean {
+  const run = spawnSync("dcmdump", ["-M", file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return run.status === 0 && run.stderr.trim() === "" && !/^[EW]: /m.test(run.stdout);
+}
+
+const files = readdirSync(PYDICOM, { recursive: true, encoding: "utf8" })
+  .map((f) => path.join(PYDICOM, f))
+  .filter((f) => statSync(f).isFile() && isPart10(f))
+  .sort();
+const readable = files.filter(dcmdumpReadsCleanly);
+
+describe("false positives: every real DICOM file dcmdump reads without complaint is clean at every tier", { timeout: 600_000 }, () => {
+  let stack: ScanStack;
+  before(async () => {
+    stack = await startScanStack();
+  });
+  after(() => stack.close());
+
+  it("finds pydicom's test files and dcmdump", () => {
+    assert.ok(files.length >= 60, `${files.length} Part 10 files`);
+    assert.ok(readable.length >= 40, `${readable.length} read cleanly by dcmdump`);
+  });
+
+  for (const tier of TIERS) {
+    it(`${tier}: the false-positive rate is zero`, async () => {
+      const flagged: string[] = [];
+      for (const file of readable) {
+        const r = await stack.scan(file, tier);
+        if (r.status !== "clean") flagged.push(`${path.relative(PYDICOM, file)}: ${describeResult(r)}`);
+      }
+      assert.deepEqual(flagged, [], `${flagged.length} of ${readable.length} flagged at ${tier}`);
+    });
+  }
+});
