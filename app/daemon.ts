@@ -200,14 +200,15 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   /** A file's record; with `userId`, only that user's file (another's is not found). */
   async getFile(fileId: string, userId?: string): Promise<FileRecord> {
-    const file = await this.use().store.files.get(fileId);
-    if (!file || (userId !== undefined && file.ownerId !== userId)) throw new NotFoundError("FILE_NOT_FOUND", `no file ${fileId}`);
+    const { files } = this.use().store;
+    const file = userId === undefined ? await files.get(fileId) : await files.forOwner(userId, fileId);
+    if (!file) throw new NotFoundError("FILE_NOT_FOUND", `no file ${fileId}`);
     return file;
   }
 
   async getScans(fileId: string, userId?: string): Promise<ScanRecord[]> {
-    await this.getFile(fileId, userId);
-    return this.use().store.scans.scansForFile(fileId);
+    const file = await this.getFile(fileId, userId);
+    return this.use().store.scans.scansForFile(file.id);
   }
 
   async latestScan(fileId: string): Promise<ScanRecord | undefined> {

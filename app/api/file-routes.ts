@@ -25,7 +25,7 @@ export function fileRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiSt
     const file = await daemon.getFile(ctx.params.fileId!, ctx.state.principal.userId);
     const latest = await daemon.latestScan(file.id);
     ctx.body = {
-      fileId: file.id,
+      fileId: file.clientId,
       fileName: file.originalName,
       size: file.size,
       sha256: file.sha256,
@@ -48,7 +48,7 @@ export function fileRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiSt
     const { file, handle } = await daemon.download(ctx.params.fileId!, ctx.state.principal.userId);
     ctx.type = "application/octet-stream";
     ctx.length = file.size;
-    ctx.attachment(file.originalName || file.id);
+    ctx.attachment(file.originalName || file.clientId);
     ctx.set("X-Content-SHA256", file.sha256);
     ctx.set("X-Content-Type-Options", "nosniff");
     ctx.body = handle.createReadStream();

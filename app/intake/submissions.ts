@@ -58,7 +58,7 @@ export class Submissions {
     const info = await stat(input.filePath).catch(() => null);
     if (!info?.isFile()) throw new SubmitRejectedError("INVALID_REQUEST", "filePath is not a readable file");
     this.checkSize(info.size, input, limits);
-    await this.checkNew(fileId);
+    await this.checkNew(input.userId, fileId);
     return this.accept(fileId, input, limits, () => this.storage.receiveCopy(input.filePath));
   }
 
@@ -70,7 +70,7 @@ export class Submissions {
     try {
       const { fileId, limits } = this.check(input);
       this.checkSize(received.size, input, limits);
-      await this.checkNew(fileId);
+      await this.checkNew(input.userId, fileId);
       return await this.accept(fileId, input, limits, async () => {
         await fsyncPath(received.path);
         return received;
@@ -106,8 +106,9 @@ export class Submissions {
     if (input.fileSize !== undefined && input.fileSize !== size) throw new SubmitRejectedError("INTEGRITY_MISMATCH", `fileSize ${input.fileSize} does not match the ${size} bytes received`);
   }
 
-  private async checkNew(fileId: string): Promise<void> {
-    if (await this.store.files.exists(fileId)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+  /** Only the owner's own files count: another tenant's file of the same id is neither a duplicate nor a hint that it exists. */
+  private async checkNew(ownerId: string, fileId: string): Promise<void> {
+    if (await this.store.files.forOwner(ownerId, fileId)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
   }
 
   /** Counts the file against the daily limit, stores it, and queues its scan. */
@@ -121,25 +122,27 @@ export class Submissions {
     let committed = false;
     try {
       if (input.fileHash && input.fileHash.toLowerCase() !== received.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
-      const storedPath = this.storage.pathFor(fileId);
-      const file = { id: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), declaredType: input.declaredType ?? null, storedPath, size: received.size, sha256: received.sha256, state: "queued" as const };
       const jobId = randomUUID();
       const now = new Date().toISOString();
-      // The primary key decides a race between two submissions of one fileId; only the winner
-      // moves its bytes to the id's path, so the loser cannot overwrite them.
-      await this.store.db
+      // The unique (owner, client id) index decides a race between two submissions of one fileId
+      // by one owner; only the winner moves its bytes to its path, so the loser cannot overwrite
+      // them. The internal id is the client's unless another owner's file holds it.
+      const file = await this.store.db
         .transaction(async (tx) => {
-          await this.store.files.insert(tx, file, now);
-          await this.store.scans.enqueue(tx, jobId, fileId, "upload", input.userTier, now);
-          await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId, sha256: received.sha256, detail: { jobId, size: received.size, tier: input.userTier } }, now);
+          const id = (await this.store.files.get(fileId, tx)) ? randomUUID() : fileId;
+          const record = { id, clientId: fileId, ownerId: input.userId, tier: input.userTier, originalName: sanitiseName(input.fileName ?? ""), declaredType: input.declaredType ?? null, storedPath: this.storage.pathFor(id), size: received.size, sha256: received.sha256, state: "queued" as const };
+          await this.store.files.insert(tx, record, now);
+          await this.store.scans.enqueue(tx, jobId, id, "upload", input.userTier, now);
+          await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId: id, sha256: received.sha256, detail: { jobId, size: received.size, tier: input.userTier } }, now);
+          return record;
         })
         .catch((err: unknown) => {
           if ((err as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
           throw err;
         });
       committed = true;
-      await this.storage.place(received.path, fileId);
-      await this.addToQueue(jobId, { fileId, storedPath, sha256: received.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
+      await this.storage.place(received.path, file.id);
+      await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath, sha256: received.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
       return { fileId, jobId };
     } catch (err) {
       if (!committed) await this.daily.release(input.userId);
@@ -205,7 +208,7 @@ export class Submissions {
       await this.store.audit.append(tx, { actor, action, fileId: file.id, sha256: file.sha256, detail: { jobId } }, now);
     });
     await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier, userId: file.ownerId, scanType, followUps: later.followUps }, later.delayMs);
-    return { fileId: file.id, jobId };
+    return { fileId: file.clientId, jobId };
   }
 
   private async addToQueue(jobId: string, data: ScanJobData, delayMs = 0): Promise<void> {

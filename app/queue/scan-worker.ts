@@ -161,7 +161,7 @@ export class ScanWorker {
       if (percent < 100 && (percent - sentPercent < 10 || now - sentAt < PROGRESS_INTERVAL_MS)) return;
       sentPercent = percent;
       sentAt = now;
-      const event = { type: "scan_progress", jobId: String(job.id), fileId: file.id, userId: file.ownerId, progress: percent } as const;
+      const event = { type: "scan_progress", jobId: String(job.id), fileId: file.clientId, userId: file.ownerId, progress: percent } as const;
       const writes = percent < 100 ? [job.progress(percent), this.deps.bus.publish(event)] : [this.deps.bus.publish(event)];
       Promise.all(writes).catch((err: unknown) => this.deps.log.debug({ err, jobId: job.id }, "progress not sent"));
     };
@@ -170,7 +170,7 @@ export class ScanWorker {
   private async announce(jobId: string, file: FileRecord, result: ScanResult): Promise<void> {
     const { bus, stats, log } = this.deps;
     try {
-      await bus.publish({ type: "scan_result", jobId, fileId: file.id, userId: file.ownerId, fileName: file.originalName, result });
+      await bus.publish({ type: "scan_result", jobId, fileId: file.clientId, userId: file.ownerId, fileName: file.originalName, result });
       await stats.record(result.status, result.scanTimeMs);
     } catch (err) {
       log.warn({ err, jobId }, "result event not sent; the verdict is stored");

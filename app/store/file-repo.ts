@@ -9,7 +9,10 @@ import type { SqlExecutor } from "./sqlite.ts";
 export type FileState = "queued" | "stored" | "quarantining" | "quarantined" | "released" | "deleted" | "expired";
 
 export interface FileRecord {
+  /** The internal id: storage, scans, quarantine and the audit trail use it. */
   readonly id: string;
+  /** The id its owner knows it by (their fileId), unique among the owner's files only. */
+  readonly clientId: string;
   readonly ownerId: string;
   readonly tier: Tier;
   /** Sanitised for display only; never used as a path and never logged. */
@@ -28,6 +31,7 @@ export interface FileRecord {
 
 interface FileRow {
   id: string;
+  client_id: string | null;
   owner_id: string;
   tier: Tier;
   original_name: string;
@@ -43,6 +47,7 @@ interface FileRow {
 
 const toRecord = (r: FileRow): FileRecord => ({
   id: r.id,
+  clientId: r.client_id ?? r.id,
   ownerId: r.owner_id,
   tier: r.tier,
   originalName: r.original_name,
@@ -61,8 +66,8 @@ export class FileRepo {
 
   async insert(tx: SqlExecutor, f: Omit<FileRecord, "createdAt" | "updatedAt" | "detectedType">, now: string): Promise<void> {
     await tx.run(
-      "INSERT INTO files (id, owner_id, tier, original_name, stored_path, size, sha256, detected_type, declared_type, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
-      [f.id, f.ownerId, f.tier, f.originalName, f.storedPath, f.size, f.sha256, f.declaredType, f.state, now, now],
+      "INSERT INTO files (id, client_id, owner_id, tier, original_name, stored_path, size, sha256, detected_type, declared_type, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+      [f.id, f.clientId, f.ownerId, f.tier, f.originalName, f.storedPath, f.size, f.sha256, f.declaredType, f.state, now, now],
     );
   }
 
@@ -71,8 +76,10 @@ export class FileRepo {
     return row && toRecord(row);
   }
 
-  async exists(id: string): Promise<boolean> {
-    return (await this.db.get("SELECT 1 FROM files WHERE id = ?", [id])) !== undefined;
+  /** An owner's file by the id they gave it. */
+  async forOwner(ownerId: string, clientId: string, db: SqlExecutor = this.db): Promise<FileRecord | undefined> {
+    const row = await db.get<FileRow>("SELECT * FROM files WHERE owner_id = ? AND client_id = ?", [ownerId, clientId]);
+    return row && toRecord(row);
   }
 
   /** Moves a file to `state` only from one of `from`; false when another writer got there first. */

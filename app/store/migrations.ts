@@ -103,6 +103,13 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE files ADD COLUMN declared_type TEXT;
   `,
+  // A client's fileId names a file among its owner's only: another tenant may use the same id.
+  // The internal id stays the client's id unless another owner holds it already.
+  `
+  ALTER TABLE files ADD COLUMN client_id TEXT;
+  UPDATE files SET client_id = id WHERE client_id IS NULL;
+  CREATE UNIQUE INDEX files_owner_client ON files (owner_id, client_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -108,6 +108,30 @@ describe("tenants, WebSockets and the audit trail (real app, Redis, clamd, SQLit
     for (const s of [annSocket, bobSocket, adminSocket]) s.ws.close();
   });
 
+  it("a fileId names a file among its owner's only: another tenant's id (an accession number) is neither refused nor revealed", async () => {
+    const [cat, dan] = [await app.key("cat", "premium"), await app.key("dan", "premium")];
+    const catSocket = await listen(app.wsUrl("api", cat));
+    const danSocket = await listen(app.wsUrl("api", dan));
+    const id = "ACC-2026-000123";
+    const first = await upload(app, cat, buildDicom(), { fields: { fileId: id }, query: "?wait=30", name: "cat.dcm" });
+    const second = await upload(app, dan, eicar(), { fields: { fileId: id }, query: "?wait=30", name: "dan.txt" });
+    assert.deepEqual([first.status, second.status, first.body.fileId, second.body.fileId], [200, 200, id, id], JSON.stringify(second.body));
+    const mine = async (key: string) => (await call(app, key, "GET", `/api/medical-files/${id}`)).body;
+    assert.deepEqual([(await mine(cat)).fileName, (await mine(cat)).status], ["cat.dcm", "clean"]);
+    assert.deepEqual([(await mine(dan)).fileName, (await mine(dan)).status], ["dan.txt", "infected"]);
+    assert.equal((await call(app, cat, "GET", `/api/medical-files/${id}/content`)).status, 200);
+    assert.equal((await call(app, dan, "GET", `/api/medical-files/${id}/content`)).status, 409);
+    const again = await upload(app, cat, buildDicom(), { fields: { fileId: id }, name: "cat2.dcm" });
+    assert.deepEqual([again.status, (again.body.error as { code: string }).code], [409, "DUPLICATE_FILE"], "the owner's own id is still a duplicate");
+    await eventually(async () => [catSocket, danSocket].every((s) => s.messages.some((m) => m.type === "scan_result")), 10_000, "both results");
+    assert.equal(catSocket.messages.find((m) => m.type === "scan_result")!.result!.status, "clean");
+    assert.equal(danSocket.messages.find((m) => m.type === "scan_result")!.result!.status, "infected");
+    for (const s of [catSocket, danSocket]) {
+      assert.ok(s.messages.filter((m) => m.type !== "stats").every((m) => m.fileId === id), "events carry the id the owner gave");
+      s.ws.close();
+    }
+  });
+
   it("a WebSocket without a valid key is refused with 401; another path with 404", async () => {
     assert.equal(await refusedWith(app.wsUrl("api")), 401);
     assert.equal(await refusedWith(app.wsUrl("ws-port", `msd_${"B".repeat(43)}`)), 401);
