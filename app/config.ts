@@ -85,6 +85,7 @@ const envSchema = z.object({
   SCAN_MAX_STALLED_COUNT: int(0, 1),
   RECONCILE_INTERVAL_MS: int(1000, 60_000),
   AUTH_FAILURE_AUDIT_INTERVAL_MS: int(100, 60_000),
+  AUDIT_HMAC_KEY: z.string().min(32, "at least 32 characters (e.g. openssl rand -hex 32)").optional(),
   HOST: z.string().min(1).default("0.0.0.0"),
   PORT: int(0, 3000).pipe(z.number().max(65535)),
   SCAN_DAEMON_WS_PORT: int(0, 8081).pipe(z.number().max(65535)),
@@ -160,6 +161,8 @@ export interface Config {
   readonly redis: { readonly url: string };
   /** How often failed authentications are written to the audit trail, as counted summaries. */
   readonly authFailureFlushMs: number;
+  /** AUDIT_HMAC_KEY: the audit chain is then HMAC-SHA256, which needs the key to recompute. */
+  readonly auditKey?: Buffer;
   readonly dataDir: string;
   readonly quarantine: { readonly dir: string; readonly encryptionKey?: Buffer; readonly retentionDays: number };
   /** Days a clean file is kept for downloads and rescans; 0 keeps it until deleted. */
@@ -258,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timeouts: { validationMs: e.VALIDATION_TIMEOUT_MS, analysisMs: e.ANALYSIS_TIMEOUT_MS },
     tmpDir: e.SCAN_TMP_DIR,
     authFailureFlushMs: e.AUTH_FAILURE_AUDIT_INTERVAL_MS,
+    auditKey: e.AUDIT_HMAC_KEY ? Buffer.from(e.AUDIT_HMAC_KEY, "utf8") : undefined,
     // Each running scan has at most two engines in threads at once (YARA-X beside analysis).
     engineThreads: e.SCAN_ENGINE_THREADS || 2 * e.SCAN_WORKER_CONCURRENCY,
     allowedFileTypes: e.ALLOWED_FILE_TYPES,

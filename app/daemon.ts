@@ -92,8 +92,9 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   private async build(): Promise<void> {
     const { config, log } = this;
-    const store = await openStore(config.dataDir, config.queue.name, config.logDir);
+    const store = await openStore(config.dataDir, config.queue.name, config.logDir, config.auditKey);
     this.closers.push(() => store.close());
+    await store.audit.markKeyed();
     const storage = new FileStorage(config.dataDir);
     await storage.init();
     const vault = new QuarantineVault(config.quarantine.dir, config.quarantine.encryptionKey);

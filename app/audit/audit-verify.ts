@@ -2,14 +2,32 @@ import { createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
 import readline from "node:readline";
 import type { AuditRow } from "../store/audit-repo.ts";
-import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "../store/audit-line.ts";
+import { auditLine, GENESIS_HASH, KEYED, lineHash, type AuditDetail } from "../store/audit-line.ts";
 
 export interface AuditReport {
   readonly ok: boolean;
   readonly entries: number;
   /** Hash of the last entry: write it down elsewhere to detect a rewritten history later. */
   readonly head: string;
+  /** The first entry chained with AUDIT_HMAC_KEY, or null when none is. */
+  readonly keyedFrom: number | null;
   readonly problems: readonly string[];
+}
+
+export interface VerifyOptions {
+  /** AUDIT_HMAC_KEY, to check the entries chained with it. */
+  readonly key?: Buffer;
+  /** Heads kept off the machine (`SEQ:HASH`): each must still be in the chain, or history was rewritten. */
+  readonly expect?: readonly { readonly seq: number; readonly hash: string }[];
+}
+
+/** Keyed entries only ever follow plain ones: a plain entry after a keyed one was written without the key. */
+class KeyedOrder {
+  first: number | null = null;
+  check(seq: number, keyed: boolean, where: string, report: (p: string) => void): void {
+    if (keyed) this.first ??= seq;
+    else if (this.first !== null) report(`${where}: entry ${seq} is not HMAC-chained though entry ${this.first} is (rewritten without the key?)`);
+  }
 }
 
 const MAX_PROBLEMS = 20;
@@ -19,31 +37,50 @@ const MAX_PROBLEMS = 20;
  * an edited line breaks its own hash and the next line's `prev`; a deleted line leaves a gap
  * in the sequence; lines cut from the end are missing against the table.
  */
-export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: string): Promise<AuditReport> {
+export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: string, options: VerifyOptions = {}): Promise<AuditReport> {
   const problems: string[] = [];
   const report = (p: string) => problems.length < MAX_PROBLEMS && problems.push(p);
+  const { key } = options;
+  const tableOrder = new KeyedOrder();
+  const fileOrder = new KeyedOrder();
 
   const byRow = new Map<number, string>();
+  let lastKeyed: boolean | null = null;
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
   for await (const row of rows) {
     if (row.seq !== expectedSeq) report(`audit table: entry ${expectedSeq} is missing (next is ${row.seq})`);
     if (row.prev_hash !== prev) report(`audit table: entry ${row.seq} does not follow the entry before it`);
-    const line = auditLine({ seq: row.seq, at: row.at, actor: row.actor, action: row.action, fileId: row.file_id, sha256: row.sha256, detail: JSON.parse(row.detail) as AuditDetail, prev: row.prev_hash });
-    if (lineHash(line) !== row.hash) report(`audit table: entry ${row.seq} was changed after it was written`);
+    const fields = { seq: row.seq, at: row.at, actor: row.actor, action: row.action, fileId: row.file_id, sha256: row.sha256, detail: JSON.parse(row.detail) as AuditDetail, prev: row.prev_hash };
+    const plain = lineHash(auditLine(fields)) === row.hash;
+    const keyed = !plain && key !== undefined && lineHash(auditLine({ ...fields, keyed: true }), key) === row.hash;
+    if (!plain && !keyed) report(`audit table: entry ${row.seq} was changed after it was written${key ? "" : " (or it is HMAC-chained: set AUDIT_HMAC_KEY)"}`);
+    else tableOrder.check(row.seq, keyed, "audit table", report);
+    lastKeyed = keyed;
     byRow.set(row.seq, row.hash);
     prev = row.hash;
     expectedSeq = row.seq + 1;
   }
   const tableEntries = byRow.size;
+  // With the key set, the service keys every entry it writes, and marks the switch with an entry
+  // of its own at start: a trail that ends unkeyed was rewritten without the key.
+  if (key && tableEntries > 0 && (tableOrder.first === null || lastKeyed === false)) {
+    report(`audit table: the last entry (${expectedSeq - 1}) is not HMAC-chained though AUDIT_HMAC_KEY is set: the trail was rewritten without the key (or the service has not run with the key yet)`);
+  }
 
   const exists = await access(logPath).then(
     () => true,
     () => false,
   );
+  const expected = () => {
+    for (const e of options.expect ?? []) {
+      if (byRow.get(e.seq) !== e.hash) report(`entry ${e.seq} kept off the machine as ${e.hash} is ${byRow.has(e.seq) ? "not" : "no longer"} in the chain: history was rewritten`);
+    }
+  };
   if (!exists) {
     if (tableEntries > 0) report(`${logPath} is missing but the audit table holds ${tableEntries} entries`);
-    return { ok: problems.length === 0, entries: tableEntries, head: prev, problems };
+    expected();
+    return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, problems };
   }
 
   let lineNo = 0;
@@ -52,7 +89,7 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
   const lines = readline.createInterface({ input: createReadStream(logPath), crlfDelay: Infinity });
   for await (const text of lines) {
     lineNo++;
-    let parsed: { seq?: unknown; prev?: unknown };
+    let parsed: { seq?: unknown; prev?: unknown; mac?: unknown };
     try {
       parsed = JSON.parse(text) as typeof parsed;
     } catch {
@@ -63,7 +100,10 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
     const seq = Number(parsed.seq);
     if (seq !== fileSeq + 1) report(`line ${lineNo}: entry ${seq} follows entry ${fileSeq}: ${seq > fileSeq + 1 ? "lines are missing" : "out of order"}`);
     if (parsed.prev !== filePrev) report(`line ${lineNo}: the previous line was changed or removed (its hash does not match)`);
-    const hash = lineHash(text);
+    const keyedLine = parsed.mac === KEYED;
+    if (keyedLine && !key) report(`line ${lineNo}: entry ${seq} is HMAC-chained: set AUDIT_HMAC_KEY to verify it`);
+    fileOrder.check(seq, keyedLine, `line ${lineNo}`, report);
+    const hash = lineHash(text, keyedLine ? key : undefined);
     const inTable = byRow.get(seq);
     if (inTable === undefined) report(`line ${lineNo}: entry ${seq} is not in the audit table`);
     else if (inTable !== hash) report(`line ${lineNo}: entry ${seq} differs from the audit table (the line was changed)`);
@@ -71,5 +111,6 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
     fileSeq = seq;
   }
   if (fileSeq < expectedSeq - 1) report(`${logPath} ends at entry ${fileSeq} but the audit table holds entries up to ${expectedSeq - 1}`);
-  return { ok: problems.length === 0, entries: tableEntries, head: prev, problems };
+  expected();
+  return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, problems };
 }

@@ -9,9 +9,8 @@ import { isTier, TIERS } from "../verdict/tiers.ts";
 type Out = (line: string) => void;
 
 /** Commands that need only SQLite (and the audit log): they work while Redis or clamd are down. */
-async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const store = await openStore(config.dataDir, config.queue.name, config.logDir);
+async function withStore<T>(work: (store: Store) => Promise<T>, config = loadConfig()): Promise<T> {
+  const store = await openStore(config.dataDir, config.queue.name, config.logDir, config.auditKey);
   try {
     return await work(store);
   } finally {
@@ -56,19 +55,31 @@ export async function keysCommand(args: string[], out: Out, err: Out): Promise<n
   return 2;
 }
 
-export async function auditCommand(args: string[], out: Out, err: Out): Promise<number> {
-  if (args.length !== 1 || args[0] !== "verify") {
-    err("usage: scan-daemon audit verify");
+const AUDIT_USAGE = "usage: scan-daemon audit verify [--expect SEQ:HASH]...";
+
+export async function auditCommand(args: string[], out: Out, err: Out, config = loadConfig()): Promise<number> {
+  const parsed = (() => {
+    try {
+      return parseArgs({ args, allowPositionals: true, options: { expect: { type: "string", multiple: true, default: [] } } });
+    } catch {
+      return null;
+    }
+  })();
+  const heads = (parsed?.values.expect ?? []).map((e) => /^(\d+):([0-9a-f]{64})$/.exec(e));
+  if (!parsed || parsed.positionals.length !== 1 || parsed.positionals[0] !== "verify" || heads.some((h) => h === null)) {
+    err(AUDIT_USAGE);
     return 2;
   }
+  const expect = heads.map((h) => ({ seq: Number(h![1]), hash: h![2]! }));
   return withStore(async (store) => {
-    const report = await verifyAuditTrail(store.audit.rows(), store.audit.logPath);
+    const report = await verifyAuditTrail(store.audit.rows(), store.audit.logPath, { key: config.auditKey, expect });
     for (const problem of report.problems) err(problem);
     if (!report.ok) {
       err(`audit trail BROKEN: ${report.problems.length} problem(s) in ${store.audit.logPath}`);
       return 1;
     }
-    out(`audit trail intact: ${report.entries} entries, head ${report.head}`);
+    const keyed = report.keyedFrom === null ? "" : `, HMAC-chained from entry ${report.keyedFrom}`;
+    out(`audit trail intact: ${report.entries} entries${keyed}, head ${report.entries}:${report.head}`);
     return 0;
-  });
+  }, config);
 }

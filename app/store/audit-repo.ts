@@ -16,7 +16,8 @@ export type AuditAction =
   | "followup"
   | "key_create"
   | "key_revoke"
-  | "auth_failed";
+  | "auth_failed"
+  | "audit_keyed";
 
 export interface AuditEntry {
   readonly actor: string;
@@ -50,13 +51,15 @@ export class AuditRepo {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly file: AuditLogFile,
+    /** AUDIT_HMAC_KEY: entries are then chained with HMAC-SHA256. */
+    private readonly key?: Buffer,
   ) {}
 
   async append(tx: Transaction, entry: AuditEntry, now: string): Promise<void> {
     const last = await tx.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
     const seq = (last?.seq ?? 0) + 1;
     const prev = last?.hash ?? GENESIS_HASH;
-    const line = auditLine({ seq, at: now, actor: entry.actor, action: entry.action, fileId: entry.fileId ?? null, sha256: entry.sha256 ?? null, detail: entry.detail, prev });
+    const line = auditLine({ seq, at: now, actor: entry.actor, action: entry.action, fileId: entry.fileId ?? null, sha256: entry.sha256 ?? null, detail: entry.detail, prev, keyed: this.key !== undefined });
     await tx.run("INSERT INTO audit (seq, at, actor, action, file_id, sha256, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
       seq,
       now,
@@ -66,9 +69,25 @@ export class AuditRepo {
       entry.sha256 ?? null,
       JSON.stringify(entry.detail),
       prev,
-      lineHash(line),
+      lineHash(line, this.key),
     ]);
     tx.beforeCommit(() => this.file.append(line));
+  }
+
+  /**
+   * With a key, an entry that says the chain is keyed from here on, when the last entry is not
+   * (the key was just set): a verifier can then require the trail to end keyed.
+   */
+  async markKeyed(): Promise<void> {
+    if (!this.key) return;
+    await this.db.transaction(async (tx) => {
+      const last = await tx.get<{ hash: string; seq: number; at: string; actor: string; action: string; file_id: string | null; sha256: string | null; detail: string; prev_hash: string }>("SELECT * FROM audit ORDER BY seq DESC LIMIT 1");
+      if (last) {
+        const fields = { seq: last.seq, at: last.at, actor: last.actor, action: last.action, fileId: last.file_id, sha256: last.sha256, detail: JSON.parse(last.detail) as AuditDetail, prev: last.prev_hash, keyed: true };
+        if (lineHash(auditLine(fields), this.key) === last.hash) return;
+      }
+      await this.append(tx, { actor: "system", action: "audit_keyed", detail: { algorithm: "hmac-sha256" } }, new Date().toISOString());
+    });
   }
 
   /** An entry that is its own transaction (a download, a failed authentication). */

@@ -28,7 +28,7 @@ export const DATABASE_FILE = "scan-daemon.sqlite";
  * reconciler re-queues whatever SQLite holds open, so a second queue sharing the file would
  * take over the first one's jobs.
  */
-export async function openStore(dataDir: string, queueName: string, logDir: string): Promise<Store> {
+export async function openStore(dataDir: string, queueName: string, logDir: string, auditKey?: Buffer): Promise<Store> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const db = await SqliteDatabase.open(path.join(dataDir, DATABASE_FILE));
   try {
@@ -47,7 +47,7 @@ export async function openStore(dataDir: string, queueName: string, logDir: stri
     files: new FileRepo(db),
     scans: new ScanRepo(db),
     quarantine: new QuarantineRepo(db),
-    audit: new AuditRepo(db, AuditLogFile.inDir(logDir)),
+    audit: new AuditRepo(db, AuditLogFile.inDir(logDir), auditKey),
     apiKeys: new ApiKeyRepo(db),
     close: () => db.close(),
   };

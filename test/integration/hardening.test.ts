@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import http from "node:http";
 import net from "node:net";
@@ -10,7 +11,11 @@ import Bull from "bull";
 import { createClient } from "redis";
 import { VirusTotalClient } from "../../app/engines/virustotal/virustotal-client.ts";
 import { loadConfig } from "../../app/config.ts";
+import Database from "better-sqlite3";
+import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "../../app/store/audit-line.ts";
 import { AUDIT_LOG_NAME } from "../../app/store/audit-log-file.ts";
+import { DATABASE_FILE } from "../../app/store/store.ts";
+import { ROOT } from "../harness/clamd.ts";
 import { call, startApiApp } from "../harness/api-app.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
 import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
@@ -145,6 +150,61 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
       assert.equal((await call(app, null, "GET", "/health")).status, 200);
     } finally {
       await app.close();
+    }
+  });
+
+  it("AUDIT_HMAC_KEY: a chain rewritten with plain SHA-256 by whoever can write both volumes fails; --expect catches a trail cut short", async () => {
+    const key = "k".repeat(40);
+    const env: Record<string, string> & { DATA_DIR: string; LOG_DIR: string } = { ...stack.scenario("hmac"), DATA_DIR: path.join(stack.dir, "hmac", "data"), LOG_DIR: path.join(stack.dir, "hmac", "logs"), AUDIT_HMAC_KEY: key };
+    const daemon = await stack.daemon({ env });
+    for (let i = 0; i < 3; i++) {
+      const { jobId } = await daemon.submitFile({ filePath: await stack.file("n.txt", Buffer.from(`note ${i}\n`)), fileName: "n.txt", userTier: "free", userId: "audit" });
+      await daemon.waitForResult(jobId, 30_000);
+    }
+    await daemon.close();
+    const cli = (extra: Record<string, string>, ...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ["--import", "tsx", path.join(ROOT, "app/scan-daemon.ts"), "audit", "verify", ...args], { env: { ...process.env, ...stack.env, ...env, ...extra } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+        ),
+      );
+    const intact = await cli({});
+    assert.equal(intact.code, 0, intact.stderr);
+    const [, entries, head] = /intact: (\d+) entries, HMAC-chained from entry 1, head (\d+:[0-9a-f]{64})/.exec(intact.stdout) ?? [];
+    assert.ok(head, intact.stdout);
+    assert.match((await cli({ AUDIT_HMAC_KEY: "" })).stderr, /HMAC-chained: set AUDIT_HMAC_KEY/);
+
+    const db = new Database(path.join(env.DATA_DIR, DATABASE_FILE));
+    const logPath = path.join(env.LOG_DIR, AUDIT_LOG_NAME);
+    try {
+      // Cut short, database and log alike: still a valid chain, but not the one written down.
+      db.prepare("DELETE FROM audit WHERE seq = ?").run(Number(entries));
+      const kept = (await readFile(logPath, "utf8")).trim().split("\n").slice(0, -1);
+      await writeFile(logPath, kept.map((l) => `${l}\n`).join(""));
+      assert.equal((await cli({})).code, 0, "a shorter chain is still a chain");
+      const cut = await cli({}, "--expect", head!);
+      assert.equal(cut.code, 1);
+      assert.match(cut.stderr, /kept off the machine .* no longer in the chain/);
+
+      // Every entry rewritten as a plain SHA-256 chain, database and log alike, one actor changed.
+      const rows = db.prepare("SELECT * FROM audit ORDER BY seq").all() as { seq: number; at: string; actor: string; action: string; file_id: string | null; sha256: string | null; detail: string }[];
+      let prev = GENESIS_HASH;
+      const lines: string[] = [];
+      for (const r of rows) {
+        const actor = r.seq === 2 ? "mallory" : r.actor;
+        const line = auditLine({ seq: r.seq, at: r.at, actor, action: r.action, fileId: r.file_id, sha256: r.sha256, detail: JSON.parse(r.detail) as AuditDetail, prev });
+        const hash = lineHash(line);
+        db.prepare("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?").run(actor, prev, hash, r.seq);
+        lines.push(line);
+        prev = hash;
+      }
+      await writeFile(logPath, lines.map((l) => `${l}\n`).join(""));
+      assert.match((await cli({ AUDIT_HMAC_KEY: "" })).stdout, /intact/, "without the key a recomputed chain looks whole: that is what the key is for");
+      const forged = await cli({});
+      assert.equal(forged.code, 1, "with the key it does not");
+      assert.match(forged.stderr, /changed after it was written|not HMAC-chained/);
+    } finally {
+      db.close();
     }
   });
 });
