@@ -106,6 +106,8 @@ const envSchema = z.object({
   VIRUSTOTAL_TIMEOUT_MS: int(100, 10_000),
   VIRUSTOTAL_REQUESTS_PER_MINUTE: int(1, 4),
   VIRUSTOTAL_REQUESTS_PER_DAY: int(1, 500),
+  VIRUSTOTAL_TENANT_SHARE_PERCENT: int(1, 25).pipe(z.number().max(100)),
+  VIRUSTOTAL_REQUIRED: bool(false),
   VIRUSTOTAL_CACHE_TTL_SECONDS: int(1, 86_400),
   VIRUSTOTAL_INFECTED_THRESHOLD: int(1, 3),
   VIRUSTOTAL_SUSPICIOUS_THRESHOLD: int(1, 1),
@@ -171,6 +173,8 @@ export interface Config {
   readonly logDir: string;
   readonly api: ApiSettings;
   readonly health: { readonly minFreeDiskBytes: number; readonly definitionsMaxAgeMs: number };
+  /** VIRUSTOTAL_REQUIRED: a gold or enterprise file is not served until VirusTotal has answered for it. */
+  readonly virusTotalRequired: boolean;
   /** Absent without VIRUSTOTAL_API_KEY: gold and enterprise results then record it as not configured. */
   readonly virustotal?: VirusTotalConfig;
 }
@@ -181,6 +185,8 @@ export interface VirusTotalConfig {
   readonly timeoutMs: number;
   readonly perMinute: number;
   readonly perDay: number;
+  /** The part of each quota window one tenant may use. */
+  readonly tenantShare: number;
   readonly cacheTtlSeconds: number;
   readonly thresholds: { readonly infected: number; readonly suspicious: number };
   /**
@@ -261,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timeouts: { validationMs: e.VALIDATION_TIMEOUT_MS, analysisMs: e.ANALYSIS_TIMEOUT_MS },
     tmpDir: e.SCAN_TMP_DIR,
     authFailureFlushMs: e.AUTH_FAILURE_AUDIT_INTERVAL_MS,
+    virusTotalRequired: e.VIRUSTOTAL_REQUIRED,
     auditKey: e.AUDIT_HMAC_KEY ? Buffer.from(e.AUDIT_HMAC_KEY, "utf8") : undefined,
     // Each running scan has at most two engines in threads at once (YARA-X beside analysis).
     engineThreads: e.SCAN_ENGINE_THREADS || 2 * e.SCAN_WORKER_CONCURRENCY,
@@ -320,6 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           timeoutMs: e.VIRUSTOTAL_TIMEOUT_MS,
           perMinute: e.VIRUSTOTAL_REQUESTS_PER_MINUTE,
           perDay: e.VIRUSTOTAL_REQUESTS_PER_DAY,
+          tenantShare: e.VIRUSTOTAL_TENANT_SHARE_PERCENT / 100,
           cacheTtlSeconds: e.VIRUSTOTAL_CACHE_TTL_SECONDS,
           thresholds: { infected: e.VIRUSTOTAL_INFECTED_THRESHOLD, suspicious: e.VIRUSTOTAL_SUSPICIOUS_THRESHOLD },
           followUpDelayMs: e.VIRUSTOTAL_FOLLOWUP_DELAY_MS,

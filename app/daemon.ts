@@ -218,7 +218,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   /** The owner's clean file, opened for reading; the download is audited. */
   async download(fileId: string, userId: string): Promise<Download> {
-    return openDownload(this.use().store, await this.getFile(fileId, userId), userId);
+    return openDownload(this.use().store, await this.getFile(fileId, userId), userId, { virusTotalRequired: this.config.virusTotalRequired });
   }
 
   /** An audit entry for something outside the service's own transactions. */

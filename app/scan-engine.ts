@@ -52,7 +52,7 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
     vt && shared
       ? new VirusTotalScanner(
           new VirusTotalClient({ baseUrl: vt.baseUrl, apiKey: vt.apiKey, timeoutMs: vt.timeoutMs, uploadTimeoutMs: vt.uploadTimeoutMs }),
-          new VirusTotalQuota(shared.redis, shared.prefix, { perMinute: vt.perMinute, perDay: vt.perDay }),
+          new VirusTotalQuota(shared.redis, shared.prefix, { perMinute: vt.perMinute, perDay: vt.perDay, tenantShare: vt.tenantShare }),
           new VirusTotalCache(shared.redis, shared.prefix, vt.cacheTtlSeconds),
           vt.thresholds,
           vt.uploadEnabled,

@@ -50,6 +50,11 @@ export const OPENAPI_DOCUMENT = {
           sha256: { type: ["string", "null"] },
           fileType: { type: ["string", "null"] },
           scanTimeMs: { type: "number" },
+          incomplete: {
+            type: "array",
+            description: "advisory engines the tier runs that did not answer (VirusTotal over its quota or unreachable); absent when none",
+            items: { type: "object", required: ["engine", "code", "reason"], properties: { engine: { type: "string" }, code: { type: "string" }, reason: { type: "string" } } },
+          },
         },
       },
       Scan: {

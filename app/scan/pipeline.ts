@@ -109,6 +109,11 @@ export class ScanPipeline {
 
     const listed = capFindings(findings);
     const verdict = scoreFindings(listed, engines, request.tier);
+    const incomplete = ADVISORY_ENGINES.filter((n) => names.includes(n) && (!engines[n]?.ran || engines[n]?.error)).map((engine) => ({
+      engine,
+      code: engines[engine]?.error?.code ?? "ENGINE_NOT_CONFIGURED",
+      reason: engines[engine]?.error?.message ?? `${engine} is not configured`,
+    }));
     progress(100);
     return {
       ...verdict,
@@ -118,6 +123,7 @@ export class ScanPipeline {
       fileType: facts?.mime ?? null,
       scanTimeMs: Math.round(performance.now() - started),
       configHash: this.options.configHash,
+      ...(incomplete.length > 0 ? { incomplete } : {}),
     };
   }
 

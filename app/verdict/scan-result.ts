@@ -14,4 +14,15 @@ export interface ScanResult {
   readonly fileType: string | null;
   readonly scanTimeMs: number;
   readonly configHash: string;
+  /**
+   * Advisory engines the tier runs that did not answer (VirusTotal over its quota, unreachable):
+   * the verdict stands on the other engines, and a follow-up scan asks again. Absent when none.
+   */
+  readonly incomplete?: readonly MissingEngine[];
+}
+
+export interface MissingEngine {
+  readonly engine: EngineName;
+  readonly code: string;
+  readonly reason: string;
 }

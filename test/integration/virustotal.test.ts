@@ -6,6 +6,7 @@ import { BASIC_ELEMENTS, buildDicom, text } from "../fixtures/dicom.ts";
 import { hl7, plainPdf } from "../fixtures/documents.ts";
 import { call, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";
 import { FakeVirusTotal } from "../harness/fake-virustotal.ts";
+import { freePort } from "../harness/ports.ts";
 import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -81,17 +82,20 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
 
   it("over the quota: the result says VirusTotal was unavailable, no worker waits, the lookup happens later", async () => {
     const tight = await FakeVirusTotal.start({ apiKey: API_KEY, perWindow: 1, windowMs: 1500 });
-    const quota = await startApiApp(stack, { ...stack.scenario("quota"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: tight.url, VIRUSTOTAL_FOLLOWUP_DELAY_MS: "2000" });
+    const quota = await startApiApp(stack, { ...stack.scenario("quota"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: tight.url, VIRUSTOTAL_FOLLOWUP_DELAY_MS: "2000", VIRUSTOTAL_TENANT_SHARE_PERCENT: "100" });
     try {
       const key = await quota.key("q", "gold");
       const first = await upload(quota, key, buildDicom(), { query: "?wait=30" });
       assert.equal((first.body.result as ScanResult).engines.virustotal?.ran, true);
+      assert.equal((first.body.result as ScanResult).incomplete, undefined);
       const other = patient("OTHER");
       const second = await upload(quota, key, other, { query: "?wait=30" });
       const result = second.body.result as ScanResult;
       assert.equal(result.status, "clean", "the verdict stands on the local engines");
       assert.equal(result.engines.virustotal?.error?.code, "ENGINE_UNAVAILABLE");
       assert.match(result.engines.virustotal!.error!.message, /QuotaExceededError/);
+      assert.deepEqual(result.incomplete?.map((m) => [m.engine, m.code]), [["virustotal", "ENGINE_UNAVAILABLE"]], "the result says which engine is missing and why");
+      assert.equal((await call(quota, key, "GET", `/api/medical-files/${second.body.fileId}/content`)).status, 200, "served: VIRUSTOTAL_REQUIRED is off by default");
       assert.ok(result.scanTimeMs < 5000, `no waiting: ${result.scanTimeMs} ms`);
       assert.equal(tight.requests.at(-1)!.path, `/api/v3/files/${sha256(other)}`);
 
@@ -129,6 +133,37 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
       assert.equal(vt.requests.length, start + 1, "the second lookup never left the machine");
     } finally {
       await limited.close();
+    }
+  });
+
+  it("VIRUSTOTAL_REQUIRED=true: a gold file VirusTotal has not answered for is 409 VIRUSTOTAL_PENDING; premium files are served", async () => {
+    const required = await startApiApp(stack, { ...stack.scenario("required"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: `http://127.0.0.1:${await freePort()}/api/v3`, VIRUSTOTAL_REQUIRED: "true", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
+    try {
+      const gold = await required.key("rg", "gold");
+      const premium = await required.key("rp", "premium");
+      const g = await upload(required, gold, patient("REQ^GOLD"), { query: "?wait=30" });
+      assert.equal((g.body.result as ScanResult).status, "clean");
+      const held = await call(required, gold, "GET", `/api/medical-files/${g.body.fileId}/content`);
+      assert.deepEqual([held.status, (held.body.error as { code: string }).code], [409, "VIRUSTOTAL_PENDING"]);
+      const p = await upload(required, premium, patient("REQ^PREMIUM"), { query: "?wait=30" });
+      assert.equal((await call(required, premium, "GET", `/api/medical-files/${p.body.fileId}/content`)).status, 200);
+    } finally {
+      await required.close();
+    }
+  });
+
+  it("each tenant gets a share of the quota (VIRUSTOTAL_TENANT_SHARE_PERCENT): one gold tenant cannot use up everyone's lookups", async () => {
+    const shared = await startApiApp(stack, { ...stack.scenario("share"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: vt.url, VIRUSTOTAL_REQUESTS_PER_DAY: "4", VIRUSTOTAL_TENANT_SHARE_PERCENT: "25", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
+    try {
+      const [greedy, other] = [await shared.key("greedy", "gold"), await shared.key("other", "gold")];
+      const first = (await upload(shared, greedy, patient("SHARE^ONE"), { query: "?wait=30" })).body.result as ScanResult;
+      assert.equal(first.engines.virustotal?.ran, true);
+      const second = (await upload(shared, greedy, patient("SHARE^TWO"), { query: "?wait=30" })).body.result as ScanResult;
+      assert.match(second.engines.virustotal?.error?.message ?? "", /this tenant's share/);
+      const theirs = (await upload(shared, other, patient("SHARE^THREE"), { query: "?wait=30" })).body.result as ScanResult;
+      assert.equal(theirs.engines.virustotal?.ran, true, "another tenant still gets its lookup");
+    } finally {
+      await shared.close();
     }
   });
 });

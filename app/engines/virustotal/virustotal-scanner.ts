@@ -47,7 +47,7 @@ export class VirusTotalScanner implements Scanner {
     if (!sha256) throw new EngineError("ENGINE_FAILED", "no SHA-256 to look up", false);
     let report = await this.cache.get(sha256);
     if (report === undefined) {
-      report = await this.ask((signal) => this.client.fileReport(sha256, signal), ctx.signal);
+      report = await this.ask((signal) => this.client.fileReport(sha256, signal), ctx);
       await this.cache.set(sha256, report);
     }
     if (report === null && this.uploadsEnabled && (await mayUpload(ctx.facts, ctx.file.path))) report = await this.analyse(sha256, ctx);
@@ -64,26 +64,28 @@ export class VirusTotalScanner implements Scanner {
     const id = await this.cache.analysisId(sha256);
     if (!id) {
       const size = ctx.facts!.size;
-      const sent = await this.ask((signal) => this.client.upload(ctx.file.path, size, sha256, signal), ctx.signal, size > DIRECT_UPLOAD_MAX_BYTES ? 2 : 1);
+      const sent = await this.ask((signal) => this.client.upload(ctx.file.path, size, sha256, signal), ctx, size > DIRECT_UPLOAD_MAX_BYTES ? 2 : 1);
       await this.cache.setAnalysisId(sha256, sent);
       throw new EngineError("ENGINE_UNAVAILABLE", `the program was sent to VirusTotal (analysis ${sent}); its answer is read in a follow-up scan`, true);
     }
-    const analysis = await this.ask((signal) => this.client.analysis(id, sha256, signal), ctx.signal);
+    const analysis = await this.ask((signal) => this.client.analysis(id, sha256, signal), ctx);
     if (analysis.status !== "completed") throw new EngineError("ENGINE_UNAVAILABLE", `VirusTotal analysis ${id} is ${analysis.status}; read again in a follow-up scan`, true);
     await this.cache.set(sha256, analysis.report);
     return analysis.report;
   }
 
-  /** One call to VirusTotal within the shared quota (`requests` of it); its failures make the engine unavailable. */
-  private async ask<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, requests = 1): Promise<T> {
+  /** One call to VirusTotal within the shared quota and the tenant's share of it (`requests` of each); its failures make the engine unavailable. */
+  private async ask<T>(call: (signal: AbortSignal) => Promise<T>, ctx: ScanContext, requests = 1): Promise<T> {
     for (let i = 0; i < requests; i++) {
-      if (!(await this.quota.tryTake())) {
+      const answer = await this.quota.tryTake(ctx.request.tenantId ?? "-");
+      if (answer === "tenant") throw new EngineError("ENGINE_UNAVAILABLE", "this tenant's share of the VirusTotal quota is used up for now; the lookup is queued for later", true);
+      if (answer === "shared") {
         this.state = "quota-exceeded";
         throw new EngineError("ENGINE_UNAVAILABLE", "VirusTotal quota used up for now; the lookup is queued for later", true);
       }
     }
     try {
-      const answer = await call(signal);
+      const answer = await call(ctx.signal);
       this.state = "ok";
       return answer;
     } catch (err) {
