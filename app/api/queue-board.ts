@@ -2,14 +2,21 @@ import { createBullBoard } from "@bull-board/api";
 import { BullAdapter } from "@bull-board/api/bullAdapter";
 import { KoaAdapter } from "@bull-board/koa";
 import type { Middleware } from "koa";
-import type { ScanQueue } from "../queue/scan-queue.ts";
+import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
 
 export const QUEUE_BOARD_PATH = "/admin/queues";
 
-/** bull-board's queue UI (jobs, failed list, retries) for the scan queue; mounted behind the admin check. */
+/**
+ * bull-board's queue UI for the scan queue, mounted behind the admin check. Read-only: its
+ * retry, clean, remove and add would bypass the audit trail (re-drive failed jobs with the
+ * audited `scan-daemon queue retry`). Jobs show their tier, scan type and follow-up count, not
+ * whose file they scan: a tenant's file ids are read through the audited API only.
+ */
 export function queueBoard(queue: ScanQueue["bull"]): Middleware {
   const adapter = new KoaAdapter();
   adapter.setBasePath(QUEUE_BOARD_PATH);
-  createBullBoard({ queues: [new BullAdapter(queue)], serverAdapter: adapter });
+  const board = new BullAdapter(queue, { readOnlyMode: true });
+  board.setFormatter("data", (data: Partial<ScanJobData>) => ({ tier: data.tier, scanType: data.scanType, followUps: data.followUps ?? 0 }));
+  createBullBoard({ queues: [board], serverAdapter: adapter });
   return adapter.registerPlugin() as Middleware;
 }

@@ -6,13 +6,19 @@ import { describe, it } from "node:test";
 import { ROOT } from "../harness/clamd.ts";
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
-const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+/** docker-compose needs REDIS_PASSWORD, as a deployment's .env gives it. */
+const run = (cmd: string, args: string[], env: Record<string, string> = { REDIS_PASSWORD: "compose-check-password" }) =>
+  execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
 /** Dockerfile instructions with their continuation lines joined. */
 const dockerfile = read("Dockerfile").replace(/\\\n/g, " ").split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
 
 describe("the image's files, checked without a Docker engine", () => {
-  it("docker-compose config -q passes", () => {
+  it("docker-compose config -q passes with REDIS_PASSWORD, and refuses without it: Redis always has a password", () => {
     run("docker-compose", ["-f", "docker-compose.yml", "config", "-q"]);
+    assert.throws(() => run("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], { REDIS_PASSWORD: "" }), /set REDIS_PASSWORD in \.env/);
+    const config = run("docker-compose", ["-f", "docker-compose.yml", "config"]);
+    assert.match(config, /--requirepass/);
+    assert.match(config, /REDISCLI_AUTH/);
   });
 
   it("shellcheck passes on every script", () => {

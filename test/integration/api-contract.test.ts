@@ -129,6 +129,17 @@ describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
     const board = await fetch(`${app.base}/admin/queues`, { headers: { authorization: `Bearer ${admin}` } });
     assert.equal(board.status, 200);
     assert.match(await board.text(), /<html/i);
+
+    // Read-only, and no tenant's file ids: a job shows its tier and scan type only.
+    const mine = await upload(app, alice, buildDicom(), { query: "?wait=30" });
+    const boardApi = (path: string, method = "GET") => fetch(`${app.base}/admin/queues/api${path}`, { method, headers: { authorization: `Bearer ${admin}` } });
+    const queues = (await (await boardApi("/queues")).json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+    const name = queues.queues[0]!.name;
+    assert.equal(queues.queues[0]!.readOnlyMode, true);
+    const listed = await (await boardApi(`/queues?activeQueue=${encodeURIComponent(name)}&status=completed&page=1&jobsPerPage=50`)).text();
+    assert.match(listed, /"scanType":"upload"/);
+    assert.ok(!listed.includes(String(mine.body.fileId)) && !listed.includes('"userId"'), "no file id or owner in the board");
+    assert.equal((await boardApi(`/queues/${encodeURIComponent(name)}/retry/failed`, "PUT")).status, 405, "no retry that bypasses the audit trail");
   });
 
   it("404 for unknown files and routes; admins release and delete quarantined files", async () => {
