@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, utimes } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
-import { scratchDir, sweepScratch } from "../../app/scan/scratch.ts";
+import { scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
 
 describe("sanitiseName", () => {
   const cases: [string, string][] = [
@@ -56,6 +56,12 @@ describe("scratch folders", () => {
       assert.equal(await sweepScratch(parent, 24 * 3_600_000), 2);
       assert.deepEqual([mine, dead, otherFresh, otherOld, unrelated].map((d) => existsSync(d)), [true, false, true, false, true]);
       assert.equal(await sweepScratch(path.join(parent, "missing"), 1), 0);
+
+      // A quarantine release killed midway leaves a decrypted file under its scratch name: swept too.
+      const release = scratchPath(parent, "release").replace(`@${process.pid}@`, `@${deadPid}@`);
+      await writeFile(release, "decrypted bytes of a killed release");
+      assert.equal(await sweepScratch(parent, 24 * 3_600_000), 1);
+      assert.equal(existsSync(release), false);
     } finally {
       await rm(parent, { recursive: true, force: true });
     }
