@@ -135,7 +135,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats: broadcast, log: queueLog, tmpDir: this.rescanDir, onVerdict: this.options.onVerdict, followUp });
     const reconciler = new Reconciler(store, queue, worker, quarantine, log);
     Object.assign(this.parts, { engine, worker, reconciler });
-    queue.bull.on("failed", (job, err) => {
+    queue.onFailed((job, err) => {
       void (async () => {
         if ((await job.getState()) !== "failed") return;
         await worker.recordFailure(String(job.id), err.message);
@@ -143,7 +143,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
       })().catch((e: unknown) => queueLog.error({ err: e, jobId: job.id }, "could not record a failed job; the reconciler will"));
     });
     await reconciler.run();
-    queue.bull.process(config.queue.concurrency, (job) => worker.process(job)).catch((err: unknown) => log.error({ err }, "queue processing stopped"));
+    queue.process(config.queue.concurrency, (job) => worker.process(job), log);
     const every = (ms: number, task: () => Promise<unknown>, what: string) => {
       const timer = setInterval(() => void task().catch((err: unknown) => log.error({ err }, `${what} failed`)), ms);
       timer.unref();
@@ -277,9 +277,9 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     return this.use().stats.snapshot();
   }
 
-  /** The Bull queue itself, for the admin queue UI. */
-  get bullQueue(): ScanQueue["bull"] {
-    return this.use().queue.bull;
+  /** The queue as bull-board shows it, read-only, for the admin queue UI. */
+  queueBoardAdapter(): ReturnType<ScanQueue["boardAdapter"]> {
+    return this.use().queue.boardAdapter();
   }
 
   readiness(): Promise<Readiness> {

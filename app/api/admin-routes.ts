@@ -6,7 +6,7 @@ import type { ApiState } from "./api-state.ts";
 import { requireAdmin } from "./authenticate.ts";
 
 /** Quarantine administration, admin keys only; every action is audited under the admin's user id. */
-export function adminRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiState>): Router<ApiState> {
+export function adminRoutes(daemon: Pick<MedicalFileScanDaemon, "quarantine">, auth: Middleware<ApiState>): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: "/api/admin" });
   router.use(auth, requireAdmin);
 

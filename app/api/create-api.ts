@@ -34,7 +34,7 @@ export function createApi(daemon: MedicalFileScanDaemon, metrics: ScanMetrics, l
 
   app.use(errorMiddleware(log));
   app.use(securityHeaders);
-  const board = queueBoard(daemon.bullQueue);
+  const board = queueBoard(daemon.queueBoardAdapter());
   app.use(prefixed(QUEUE_BOARD_PATH, (ctx, next) => auth(ctx, () => requireAdmin(ctx, () => board(ctx, next)))));
   for (const router of [open, files, admin]) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   return { app, routers: [open, files, admin] };

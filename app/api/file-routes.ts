@@ -4,13 +4,16 @@ import type { MedicalFileScanDaemon } from "../daemon.ts";
 import type { ScanRecord } from "../store/scan-repo.ts";
 import type { ApiState } from "./api-state.ts";
 import { estimateSeconds } from "./estimate.ts";
-import { uploadRoute } from "./upload-route.ts";
+import { uploadRoute, type UploadParts } from "./upload-route.ts";
 
 /**
  * The tenant routes of docs/api.md. Every file route looks the file up with the
  * caller's user id, so another tenant's file is simply not found (404), never forbidden.
  */
-export function fileRoutes(daemon: MedicalFileScanDaemon, auth: Middleware<ApiState>): Router<ApiState> {
+/** What the file routes use of the daemon. */
+export type FileRouteParts = Pick<MedicalFileScanDaemon, "queueCounts" | "getFile" | "latestScan" | "getScans" | "download" | "rescan"> & UploadParts;
+
+export function fileRoutes(daemon: FileRouteParts, auth: Middleware<ApiState>): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: "/api/medical-files" });
   router.use(auth);
 

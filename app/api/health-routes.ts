@@ -8,7 +8,7 @@ import type { ApiState } from "./api-state.ts";
 const READINESS_CACHE_MS = 2000;
 
 /** Unauthenticated: liveness, readiness with each dependency named, and Prometheus metrics. */
-export function healthRoutes(daemon: MedicalFileScanDaemon, metrics: ScanMetrics): Router<ApiState> {
+export function healthRoutes(daemon: Pick<MedicalFileScanDaemon, "readiness">, metrics: Pick<ScanMetrics, "contentType" | "text">): Router<ApiState> {
   const router = new Router<ApiState>();
   const started = Date.now();
   const readiness = cachedFor(READINESS_CACHE_MS, () => daemon.readiness());

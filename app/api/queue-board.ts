@@ -1,5 +1,4 @@
 import { createBullBoard } from "@bull-board/api";
-import { BullAdapter } from "@bull-board/api/bullAdapter";
 import { KoaAdapter } from "@bull-board/koa";
 import type { Middleware } from "koa";
 import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
@@ -12,10 +11,9 @@ export const QUEUE_BOARD_PATH = "/admin/queues";
  * audited `scan-daemon queue retry`). Jobs show their tier, scan type and follow-up count, not
  * whose file they scan: a tenant's file ids are read through the audited API only.
  */
-export function queueBoard(queue: ScanQueue["bull"]): Middleware {
+export function queueBoard(board: ReturnType<ScanQueue["boardAdapter"]>): Middleware {
   const adapter = new KoaAdapter();
   adapter.setBasePath(QUEUE_BOARD_PATH);
-  const board = new BullAdapter(queue, { readOnlyMode: true });
   board.setFormatter("data", (data: Partial<ScanJobData>) => ({ tier: data.tier, scanType: data.scanType, followUps: data.followUps ?? 0 }));
   createBullBoard({ queues: [board], serverAdapter: adapter });
   return adapter.registerPlugin() as Middleware;

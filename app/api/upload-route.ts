@@ -8,7 +8,7 @@ import { scratchDir } from "../scan/scratch.ts";
 import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";
-import { estimateSeconds } from "./estimate.ts";
+import { estimateSeconds, type EstimateParts } from "./estimate.ts";
 
 /** Room for the multipart framing and the small fields around the file. */
 const MULTIPART_ALLOWANCE = 64 * 1024;
@@ -26,7 +26,10 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * folder of its own under DATA_DIR/incoming, hashed on the way (formidable), and that folder
  * is removed whatever happens: refused, aborted or accepted (the accepted file is moved out).
  */
-export function uploadRoute(daemon: MedicalFileScanDaemon): Middleware<ApiState> {
+/** What the upload route uses of the daemon. */
+export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "submitUpload" | "waitForResult"> & EstimateParts;
+
+export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
   return async (ctx) => {
     const { userId, tier } = ctx.state.principal;
     const wait = parseWait(ctx.query.wait);

@@ -1,3 +1,4 @@
+import { BullAdapter } from "@bull-board/api/bullAdapter";
 import Bull from "bull";
 import type { QueueSettings } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
@@ -42,7 +43,7 @@ export interface FailedJob {
  * exponential backoff; failed jobs are kept (the dead letter list) until re-driven.
  */
 export class ScanQueue {
-  readonly bull: Bull.Queue<ScanJobData>;
+  private readonly bull: Bull.Queue<ScanJobData>;
 
   constructor(
     redisUrl: string,
@@ -77,6 +78,21 @@ export class ScanQueue {
       removeOnComplete: 1000,
       removeOnFail: false,
     });
+  }
+
+  /** Runs `handler` for each job, `concurrency` at a time, in this process. */
+  process(concurrency: number, handler: (job: ScanJob) => Promise<string>, log: Logger): void {
+    this.bull.process(concurrency, handler).catch((err: unknown) => log.error({ err }, "queue processing stopped"));
+  }
+
+  /** Told of every job that failed an attempt (Bull may still retry it: check its state). */
+  onFailed(handler: (job: ScanJob, err: Error) => void): void {
+    this.bull.on("failed", handler);
+  }
+
+  /** bull-board's adapter for this queue, read-only: its retry, clean and add would bypass the audit trail. */
+  boardAdapter(): BullAdapter {
+    return new BullAdapter(this.bull, { readOnlyMode: true });
   }
 
   getJob(jobId: string): Promise<ScanJob | null> {

@@ -34,4 +34,12 @@ describe("the code's layout by stage", () => {
     }
     assert.deepEqual(cycles, []);
   });
+
+  it("Bull is private to queue/: no other folder imports it or reaches into a queue's Bull instance", () => {
+    const outside = (readdirSync(APP, { recursive: true }) as string[])
+      .filter((rel) => rel.endsWith(".ts") && unit(path.join(APP, rel)) !== "queue")
+      .filter((rel) => /from\s+["']bull["']|\.bull\b/.test(readFileSync(path.join(APP, rel), "utf8")));
+    assert.deepEqual(outside, []);
+  });
 });
+
