@@ -1,3 +1,5 @@
+import type { Throughput } from "./throughput.ts";
+
 export interface EndToEndRun {
   readonly clients: number;
   readonly files: number;
@@ -19,15 +21,27 @@ export interface Report {
     readonly raw: { readonly clamdFilesPerSecond: number; readonly yaraFilesPerSecond: number; readonly bothFilesPerSecond: number };
     readonly runs: EndToEndRun[];
   }[];
-  readonly bigUpload: { readonly bytes: number; readonly seconds: number; readonly idleRssMb: number; readonly peakRssMb: number; readonly aboveIdleMb: number };
+  readonly bigUpload: {
+    readonly bytes: number;
+    readonly seconds: number;
+    readonly processes: readonly { readonly name: string; readonly idleRssMb: number; readonly peakRssMb: number; readonly aboveIdleMb: number }[];
+    readonly aboveIdleMb: number;
+  };
+  readonly throughput: Throughput;
   readonly startup: { readonly applianceToHealthyMs: number; readonly appRestartToReadyMs: number };
 }
 
 const f1 = (n: number) => n.toFixed(1);
 const ms = (n: number) => `${Math.round(n)} ms`;
 
-/** BENCHMARKS.md from one run's report. */
-export function formatReport(r: Report): string {
+/** The hand-written history after the generated part: kept from the `## ` heading on. */
+function history(previous: string): string {
+  const at = previous.indexOf("\n## ");
+  return at === -1 ? "" : previous.slice(at + 1);
+}
+
+/** BENCHMARKS.md from one run's report, followed by the history sections of the previous file. */
+export function formatReport(r: Report, previous = ""): string {
   const lines = [
     "# Benchmarks",
     "",
@@ -56,12 +70,11 @@ export function formatReport(r: Report): string {
   const big = r.bigUpload;
   lines.push(
     "",
-    "| 500 MB enterprise upload, streamed from disk | |",
-    "|---|---:|",
-    `| upload to verdict | ${f1(big.seconds)} s |`,
-    `| app RSS idle | ${f1(big.idleRssMb)} MB |`,
-    `| app RSS peak (sampled every 50 ms) | ${f1(big.peakRssMb)} MB |`,
-    `| **above idle** (target under 100 MB) | **${f1(big.aboveIdleMb)} MB** |`,
+    `| 500 MB enterprise upload, streamed from disk: ${f1(big.seconds)} s to the verdict | RSS idle | RSS peak (every 50 ms) | above idle (target under 100 MB) |`,
+    "|---|---:|---:|---:|",
+    ...big.processes.map((p) => `| ${p.name} | ${f1(p.idleRssMb)} MB | ${f1(p.peakRssMb)} MB | **${f1(p.aboveIdleMb)} MB** |`),
+    "",
+    ...throughputTable(r.throughput),
     "",
     "| start-up | |",
     "|---|---:|",
@@ -69,5 +82,21 @@ export function formatReport(r: Report): string {
     `| \`supervisorctl restart scan-daemon\` to \`/health/ready\` 200 | ${ms(r.startup.appRestartToReadyMs)} |`,
     "",
   );
-  return lines.join("\n");
+  const rest = history(previous);
+  return `${lines.join("\n")}${rest ? `\n${rest}` : ""}`;
+}
+
+/** The issue-15 targets, each with this run's number. */
+function throughputTable(t: Throughput): string[] {
+  const { small, large } = t;
+  const met = (ok: boolean) => (ok ? "met" : "**not met**");
+  return [
+    "| throughput (bench/throughput.ts), every upload a distinct file, `?wait` | this run | target | |",
+    "|---|---:|---:|---|",
+    `| 39 KB free, 8 clients: files/s ÷ raw clamd at 8 connections (${f1(small.free8.filesPerSecond)} ÷ ${f1(small.raw8.filesPerSecond)}) | ${small.freeToRaw.toFixed(3)} | ≥ 0.20 | ${met(small.freeToRaw >= 0.2)} |`,
+    `| premium ÷ free, 8 clients | ${small.premiumToFree.toFixed(2)} | ≥ 0.85 | ${met(small.premiumToFree >= 0.85)} |`,
+    `| 39 KB free, 32 clients: p99 ÷ p50 (${ms(small.free32.p99Ms)} ÷ ${ms(small.free32.p50Ms)}) | ${small.p99OverP50At32.toFixed(1)} | ≤ 3 | ${met(small.p99OverP50At32 <= 3)} |`,
+    `| app CPU per 39 KB free upload, every app process and thread (/proc) | ${f1(small.cpuMsPerUpload)} ms | ≤ 4 ms | ${met(small.cpuMsPerUpload <= 4)} |`,
+    `| 20 MB premium, 4 clients: files/s ÷ raw clamd at 4 connections (${f1(large.premiumBig.filesPerSecond)} ÷ ${f1(large.rawBig.filesPerSecond)}) | ${large.premiumToRaw.toFixed(2)} | ≥ 0.80 | ${met(large.premiumToRaw >= 0.8)} |`,
+  ];
 }

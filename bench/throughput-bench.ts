@@ -1,101 +1,13 @@
 /**
- * `npm run bench:throughput`: the gate's throughput on small and large DICOM against raw clamd on
- * the same files in the same run, and the app's CPU per upload read from /proc (every app
- * process with its threads). Prints one JSON object; BENCH_FILES scales the small-file runs.
- * - 39 KB DICOM, free tier, `?wait`, 8 and 32 clients, every upload a distinct file; premium at 8;
- * - raw clamd INSTREAM over the same files at 8 connections;
- * - 20 MB DICOM, premium, 4 clients, against raw clamd at 4 connections.
+ * `npm run bench:throughput`: only the throughput runs of `npm run bench` (bench/throughput.ts),
+ * printed as one JSON object, for a quick look while working on the hot path.
  */
-import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { Readable } from "node:stream";
-import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import { Appliance } from "../test/harness/appliance.ts";
-import { dicomOf, drive, percentile } from "./load.ts";
+import { measureThroughput } from "./throughput.ts";
 
-const SMALL = 39 * 1024;
-const LARGE = 20 * 1000 * 1000;
-const N = Number(process.env.BENCH_FILES ?? 400);
-const CLK_TCK = 100;
-
-/** `count` jobs over `clients` concurrent loops: files/s and latency percentiles. */
-async function run(count: number, clients: number, job: (i: number) => Promise<void>) {
-  const { seconds, latencies } = await drive(count, clients, job);
-  return { files: count, filesPerSecond: Math.round((count / seconds) * 10) / 10, p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)) };
+const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false" });
+try {
+  console.log(JSON.stringify(await measureThroughput(appliance), null, 2));
+} finally {
+  await appliance.destroy();
 }
-
-/** CPU seconds (user + system, every thread) of the app's processes: supervisord programs of the scan-daemon group. */
-async function appCpuSeconds(appliance: Appliance): Promise<number> {
-  const programs = await appliance.programs();
-  let ticks = 0;
-  for (const name of Object.keys(programs).filter((n) => n.startsWith("scan-daemon"))) {
-    const stat = await readFile(`/proc/${await appliance.pid(name)}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / CLK_TCK;
-}
-
-async function main(): Promise<void> {
-  const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false" });
-  try {
-    const keys = async (tier: string, users: number) => (await Promise.all(Array.from({ length: users }, (_, i) => appliance.key(`bench-${tier}-${i}`, tier)))).map((k) => k.key);
-    // Daily counts: free allows 50 files a user, premium 200.
-    const free = await keys("free", Math.ceil((2 * N + 60) / 50));
-    const premium = await keys("premium", Math.ceil((N + 60) / 200));
-    const pixels = randomBytes(LARGE);
-    const clamd = new ClamdClient({ host: "127.0.0.1", port: Number(appliance.env.CLAMAV_PORT), timeoutMs: 120_000 });
-
-    const upload = async (key: string, data: Buffer) => {
-      const form = new FormData();
-      form.append("file", new Blob([data]), "IM0001.dcm");
-      const res = await fetch(`${appliance.base}/api/medical-files/upload?wait=120`, { method: "POST", body: form, headers: { authorization: `Bearer ${key}` } });
-      const body = (await res.json()) as { result?: { status: string } };
-      if (res.status !== 200 || body.result?.status !== "clean") throw new Error(`upload: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
-    };
-    let used = 0;
-    const userOf = (pool: string[], per: number) => () => pool[Math.floor(used++ / per)]!;
-    const smallFiles = (count: number) => Array.from({ length: count }, () => dicomOf(SMALL, pixels));
-
-    // Warm-up: the first uploads pay for connections and JIT.
-    const nextFree = userOf(free, 50);
-    await run(40, 8, () => upload(nextFree(), dicomOf(SMALL, pixels)));
-
-    const raw8files = smallFiles(N);
-    const raw8 = await run(N, 8, (i) => clamd.instream(Readable.from([raw8files[i]!]), AbortSignal.timeout(60_000)).then(() => undefined));
-
-    const free8files = smallFiles(N);
-    const cpuBefore = await appCpuSeconds(appliance);
-    const free8 = await run(N, 8, (i) => upload(nextFree(), free8files[i]!));
-    const cpuMsPerUpload = Math.round((((await appCpuSeconds(appliance)) - cpuBefore) * 1000 * 10) / N) / 10;
-
-    const free32files = smallFiles(N);
-    const free32 = await run(N, 32, (i) => upload(nextFree(), free32files[i]!));
-
-    used = 0;
-    const nextPremium = userOf(premium, 200);
-    const premium8files = smallFiles(N);
-    const premium8 = await run(N, 8, (i) => upload(nextPremium(), premium8files[i]!));
-
-    const bigCount = 16;
-    const rawBigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
-    const rawBig = await run(bigCount, 4, (i) => clamd.instream(Readable.from([rawBigFiles[i]!]), AbortSignal.timeout(120_000)).then(() => undefined));
-    const bigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
-    const premiumBig = await run(bigCount, 4, (i) => upload(nextPremium(), bigFiles[i]!));
-
-    console.log(
-      JSON.stringify(
-        {
-          small: { raw8, free8, free32, premium8, cpuMsPerUpload, freeToRaw: Math.round((free8.filesPerSecond / raw8.filesPerSecond) * 1000) / 1000, premiumToFree: Math.round((premium8.filesPerSecond / free8.filesPerSecond) * 100) / 100, p99OverP50At32: Math.round((free32.p99Ms / free32.p50Ms) * 10) / 10 },
-          large: { rawBig, premiumBig, premiumToRaw: Math.round((premiumBig.filesPerSecond / rawBig.filesPerSecond) * 100) / 100 },
-        },
-        null,
-        2,
-      ),
-    );
-  } finally {
-    await appliance.destroy();
-  }
-}
-
-await main();
