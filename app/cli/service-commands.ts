@@ -33,8 +33,11 @@ export async function startCommand(args: string[], out: Out, err: Out): Promise<
   return 0;
 }
 
+/** What the queue and quarantine commands use of the daemon. */
+type CommandParts = Pick<MedicalFileScanDaemon, "failedJobs" | "redrive" | "queueCounts" | "quarantine" | "config">;
+
 /** Commands that act on the service's state through a daemon that does not scan. */
-async function withDaemon<T>(work: (daemon: MedicalFileScanDaemon) => Promise<T>): Promise<T> {
+async function withDaemon<T>(work: (daemon: CommandParts) => Promise<T>): Promise<T> {
   const daemon = new MedicalFileScanDaemon(loadConfig(), { worker: false, log: createLogger("warn") });
   await daemon.initialize();
   try {
