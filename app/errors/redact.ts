@@ -8,12 +8,16 @@ export function showSetting(name: string, value: string | undefined): string {
   return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1***@"));
 }
 
+const MAX_MESSAGE_CHARS = 1000;
+
 /**
  * An error message as a client may read it (results, API bodies): absolute paths and network
  * addresses of this installation replaced by placeholders. The server log keeps the original.
  */
 export function forClients(message: string): string {
+  // Cut first: the patterns below must never run long on a long message.
   return message
+    .slice(0, MAX_MESSAGE_CHARS)
     .replace(/(?<![\w.])\/(?:[\w.@+-]+\/)+[\w.@+-]*/g, "<path>")
     .replace(/\[?[0-9a-f:]*::[0-9a-f:]*\]?(?::\d+)?|\b(?:[0-9a-f]{1,4}:){4,7}[0-9a-f]{1,4}\b/gi, "<address>")
     .replace(/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g, "<address>")

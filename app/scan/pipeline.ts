@@ -69,7 +69,7 @@ export class ScanPipeline {
     let versions = await versionsAsked;
     if (facts) {
       const { sha256 } = facts;
-      const keyFor = (v: typeof versions) => (v.cacheable && !request.bypassCache ? ResultCache.key({ sha256, tier: request.tier, tenantId: request.tenantId, versions: v.labels }) : null);
+      const keyFor = (v: typeof versions) => (v.cacheable && !request.bypassCache ? ResultCache.key({ sha256, tier: request.tier, tenantId: request.tenantId, versions: v.found }) : null);
       let key = keyFor(versions);
       let cached = key ? this.options.cache.get(key) : undefined;
       if (cached) {
@@ -133,23 +133,19 @@ export class ScanPipeline {
     return { ...scoreFindings([], engines, tier), findings: [], engines, sha256, fileType: null, scanTimeMs: 0, configHash: this.options.configHash };
   }
 
-  /** Every engine's version label; cacheable only when every engine could prove its versions. */
-  private async versions(names: readonly EngineName[], request: ScanRequest, fresh = false): Promise<{ labels: Partial<Record<EngineName, string>>; found: Partial<Record<EngineName, EngineVersion>>; cacheable: boolean }> {
-    const labels: Partial<Record<EngineName, string>> = {};
+  /** Every engine's version; cacheable only when every engine could prove its versions. */
+  private async versions(names: readonly EngineName[], request: ScanRequest, fresh = false): Promise<{ found: Partial<Record<EngineName, EngineVersion>>; cacheable: boolean }> {
     const found: Partial<Record<EngineName, EngineVersion>> = {};
     let cacheable = true;
     await Promise.all(
       names.map(async (name) => {
         const scanner = this.byName.get(name);
         const version = scanner ? await scanner.version(request, fresh).catch(() => null) : null;
-        if (version) {
-          labels[name] = version.label;
-          found[name] = version;
-        }
+        if (version) found[name] = version;
         if (!version?.cacheable) cacheable = false;
       }),
     );
-    return { labels, found, cacheable };
+    return { found, cacheable };
   }
 
   private async runEngine(

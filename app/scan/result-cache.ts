@@ -20,10 +20,10 @@ export class ResultCache {
     this.lru = maxEntries > 0 ? new LRUCache({ max: maxEntries, ttl: ttlMs }) : null;
   }
 
-  static key(parts: { sha256: string; tier: string; tenantId?: string; versions: Readonly<Record<string, string>> }): string {
+  static key(parts: { sha256: string; tier: string; tenantId?: string; versions: Readonly<Record<string, { readonly label: string }>> }): string {
     const versions = Object.entries(parts.versions)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]) => `${k}=${v}`)
+      .map(([k, v]) => `${k}=${v.label}`)
       .join(";");
     return `${parts.sha256}|${parts.tier}|${parts.tenantId ?? ""}|${versions}`;
   }

@@ -1,4 +1,4 @@
-import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "./audit-line.ts";
+import { auditLine, GENESIS_HASH, KEYED, lineHash, type AuditDetail } from "./audit-line.ts";
 import type { AuditLogFile } from "./audit-log-file.ts";
 import type { SqlExecutor, SqliteDatabase, Transaction } from "./sqlite.ts";
 
@@ -38,6 +38,11 @@ export interface AuditRow {
   readonly detail: string;
   readonly prev_hash: string;
   readonly hash: string;
+}
+
+/** The log line a table row stands for, as written plain or with AUDIT_HMAC_KEY. */
+export function rowLine(row: AuditRow, keyed: boolean): string {
+  return auditLine({ seq: row.seq, at: row.at, actor: row.actor, action: row.action, fileId: row.file_id, sha256: row.sha256, detail: JSON.parse(row.detail) as AuditDetail, prev: row.prev_hash, keyed });
 }
 
 /**
@@ -81,12 +86,9 @@ export class AuditRepo {
   async markKeyed(): Promise<void> {
     if (!this.key) return;
     await this.db.transaction(async (tx) => {
-      const last = await tx.get<{ hash: string; seq: number; at: string; actor: string; action: string; file_id: string | null; sha256: string | null; detail: string; prev_hash: string }>("SELECT * FROM audit ORDER BY seq DESC LIMIT 1");
-      if (last) {
-        const fields = { seq: last.seq, at: last.at, actor: last.actor, action: last.action, fileId: last.file_id, sha256: last.sha256, detail: JSON.parse(last.detail) as AuditDetail, prev: last.prev_hash, keyed: true };
-        if (lineHash(auditLine(fields), this.key) === last.hash) return;
-      }
-      await this.append(tx, { actor: "system", action: "audit_keyed", detail: { algorithm: "hmac-sha256" } }, new Date().toISOString());
+      const last = await tx.get<AuditRow>("SELECT * FROM audit ORDER BY seq DESC LIMIT 1");
+      if (last && lineHash(rowLine(last, true), this.key) === last.hash) return;
+      await this.append(tx, { actor: "system", action: "audit_keyed", detail: { algorithm: KEYED } }, new Date().toISOString());
     });
   }
 

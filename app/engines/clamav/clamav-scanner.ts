@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import type { ClamdClient } from "./clamd-client.ts";
 import { parseInstreamReply, parseVersionReply } from "./clamd-reply.ts";
-import { readDefinitions } from "./definitions.ts";
+import { fingerprintDefinitions, readDefinitions } from "./definitions.ts";
 import { EngineError } from "../../errors/engine-error.ts";
 import type { Finding } from "../../verdict/findings.ts";
 import { readChunkBytes } from "../../scan/read-chunk.ts";
@@ -21,6 +21,7 @@ const VERSION_REUSE_MS = 500;
 export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
   private recent: { readonly at: number; readonly answer: Promise<EngineVersion> } | undefined;
+  private signatureSet: { readonly fingerprint: string; readonly testOnly: boolean } | undefined;
 
   constructor(
     private readonly clamd: ClamdClient,
@@ -58,11 +59,13 @@ export class ClamavScanner implements Scanner {
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
     if (!parsed.database) return { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
     if (!this.dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
-    const defs = await readDefinitions(this.dbDir);
+    const defs = await fingerprintDefinitions(this.dbDir);
+    // Whether only the development set is loaded takes opening the database headers: once per set of files.
+    if (this.signatureSet?.fingerprint !== defs.fingerprint) this.signatureSet = { fingerprint: defs.fingerprint, testOnly: (await readDefinitions(this.dbDir)).testOnly };
     return {
       label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`,
       cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS,
-      ...(defs.testOnly ? { development: true } : {}),
+      ...(this.signatureSet.testOnly ? { development: true } : {}),
     };
   }
 

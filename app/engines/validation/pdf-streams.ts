@@ -8,6 +8,9 @@ import zlib from "node:zlib";
 const MAX_STREAMS = 20_000;
 const CHUNK = 1024 * 1024;
 const STREAM = Buffer.from("stream");
+/** "end" before "stream", and the end of line after it: read around each chunk. */
+const BEFORE = 3;
+const AFTER = 8;
 /** So that rules anchored on a PDF header (YARA's `$pdf in (0..1024)`) read the inflated streams as a PDF. */
 const HEADER = Buffer.from("%PDF-1.7 inflated streams\n");
 
@@ -52,17 +55,20 @@ async function streamSpans(source: string, size: number, signal: AbortSignal): P
   const ends: number[] = [];
   const handle = await open(source, "r");
   try {
-    const buf = Buffer.alloc(CHUNK + 16);
-    for (let position = 0; position < size; position += CHUNK) {
+    const buf = Buffer.alloc(BEFORE + CHUNK + AFTER);
+    // Both lists stop at MAX_STREAMS: a file of nothing but "endstream" must not fill the heap.
+    for (let position = 0; position < size && starts.length < MAX_STREAMS; position += CHUNK) {
       signal.throwIfAborted();
-      const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK + 16, size - position), position);
+      const base = Math.max(0, position - BEFORE);
+      const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, size - base), base);
       const view = buf.subarray(0, bytesRead);
-      for (let i = view.indexOf(STREAM); i !== -1 && i < CHUNK; i = view.indexOf(STREAM, i + 1)) {
-        const at = position + i;
-        if (i >= 3 && view.toString("latin1", i - 3, i) === "end") ends.push(at - 3);
-        else if (view[i + 6] === 0x0a) starts.push(at + 7);
+      const first = position - base;
+      for (let i = view.indexOf(STREAM, first); i !== -1 && i < first + CHUNK; i = view.indexOf(STREAM, i + 1)) {
+        const at = base + i;
+        if (i >= BEFORE && view.toString("latin1", i - BEFORE, i) === "end") {
+          if (ends.length < MAX_STREAMS) ends.push(at - BEFORE);
+        } else if (view[i + 6] === 0x0a) starts.push(at + 7);
         else if (view[i + 6] === 0x0d) starts.push(at + (view[i + 7] === 0x0a ? 8 : 7));
-        if (starts.length > MAX_STREAMS) break;
       }
     }
   } finally {

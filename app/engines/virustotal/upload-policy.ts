@@ -27,7 +27,7 @@ const PADDING_MAX_BYTES = 4096;
  * format, image, text, script and archive stays here, as does Mach-O, whose fat form this
  * service does not walk, and any format this service cannot name.
  */
-export async function mayUpload(facts: FileFacts | undefined, filePath: string): Promise<boolean> {
+export async function mayUpload(facts: FileFacts | undefined, filePath: string, signal: AbortSignal): Promise<boolean> {
   if (!facts || facts.kind !== null || facts.size > UPLOAD_MAX_BYTES) return false;
   const fh = await open(filePath, "r");
   try {
@@ -38,7 +38,7 @@ export async function mayUpload(facts: FileFacts | undefined, filePath: string):
   } finally {
     await fh.close();
   }
-  return !(await holdsCarrier(filePath));
+  return !(await holdsCarrier(filePath, signal));
 }
 
 async function onlyPadding(fh: FileHandle, from: number, size: number): Promise<boolean> {
@@ -55,9 +55,10 @@ async function head(fh: FileHandle): Promise<Buffer> {
   return buf.subarray(0, bytesRead);
 }
 
-async function holdsCarrier(filePath: string): Promise<boolean> {
+/** Runs on the worker's event loop, so the engine's deadline stops it between chunks. */
+async function holdsCarrier(filePath: string, signal: AbortSignal): Promise<boolean> {
   let tail = Buffer.alloc(0);
-  for await (const chunk of createReadStream(filePath) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(filePath, { signal }) as AsyncIterable<Buffer>) {
     const window = Buffer.concat([tail, chunk]);
     if (CARRIERS.some((m) => window.includes(m))) return true;
     tail = window.subarray(Math.max(0, window.length - OVERLAP));

@@ -50,7 +50,7 @@ export class VirusTotalScanner implements Scanner {
       report = await this.ask((signal) => this.client.fileReport(sha256, signal), ctx);
       await this.cache.set(sha256, report);
     }
-    if (report === null && this.uploadsEnabled && (await mayUpload(ctx.facts, ctx.file.path))) report = await this.analyse(sha256, ctx);
+    if (report === null && this.uploadsEnabled && (await mayUpload(ctx.facts, ctx.file.path, ctx.signal))) report = await this.analyse(sha256, ctx);
     ctx.progress(1);
     return { findings: this.findings(report) };
   }
