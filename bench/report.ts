@@ -96,7 +96,7 @@ function throughputTable(t: Throughput): string[] {
     `| 39 KB free, 8 clients: files/s ÷ raw clamd at 8 connections (${f1(small.free8.filesPerSecond)} ÷ ${f1(small.raw8.filesPerSecond)}) | ${small.freeToRaw.toFixed(3)} | ≥ 0.20 | ${met(small.freeToRaw >= 0.2)} |`,
     `| premium ÷ free, 8 clients | ${small.premiumToFree.toFixed(2)} | ≥ 0.85 | ${met(small.premiumToFree >= 0.85)} |`,
     `| 39 KB free, 32 clients: p99 ÷ p50 (${ms(small.free32.p99Ms)} ÷ ${ms(small.free32.p50Ms)}) | ${small.p99OverP50At32.toFixed(1)} | ≤ 3 | ${met(small.p99OverP50At32 <= 3)} |`,
-    `| app CPU per 39 KB free upload, every app process and thread (/proc) | ${f1(small.cpuMsPerUpload)} ms | ≤ 4 ms | ${met(small.cpuMsPerUpload <= 4)} |`,
+    `| app CPU per 39 KB free upload, every app process and thread (/proc); the load generator on the same cores took ${f1(small.clientCpuMsPerUpload)} ms | ${f1(small.cpuMsPerUpload)} ms | ≤ 4 ms | ${met(small.cpuMsPerUpload <= 4)} |`,
     `| 20 MB premium, 4 clients: files/s ÷ raw clamd at 4 connections (${f1(large.premiumBig.filesPerSecond)} ÷ ${f1(large.rawBig.filesPerSecond)}) | ${large.premiumToRaw.toFixed(2)} | ≥ 0.80 | ${met(large.premiumToRaw >= 0.8)} |`,
   ];
 }

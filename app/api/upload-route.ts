@@ -1,10 +1,11 @@
 import { rm } from "node:fs/promises";
+import path from "node:path";
 import { errors, type File as UploadedFile } from "formidable";
 import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
-import { scratchDir } from "../scan/scratch.ts";
+import { scratchPath } from "../scan/scratch.ts";
 import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import { ApiError } from "./api-error.ts";
 import type { ApiState } from "./api-state.ts";
@@ -22,9 +23,10 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
 /**
  * POST /api/medical-files/upload. Runs after authentication, so the sender's tier is known
  * before a byte of the body is read: a declared length over the limit is refused unread, and
- * an undeclared one is cut off the moment it passes the limit. The body streams into a
- * folder of its own under DATA_DIR/incoming, hashed on the way (formidable), and that folder
- * is removed whatever happens: refused, aborted or accepted (the accepted file is moved out).
+ * an undeclared one is cut off the moment it passes the limit. The body streams into a file
+ * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
+ * hashed on the way (formidable). Once received, the submission owns it: it moves it under the
+ * file's id or removes it. Until then, whatever formidable wrote is removed here.
  */
 /** What the upload route uses of the daemon. */
 export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "submitUpload" | "waitForResult"> & EstimateParts;
@@ -39,9 +41,15 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     if (declared > limits.maxFileBytes + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier, limits));
     const today = await daemon.dailyUse(userId, tier);
     if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, limits, today.retryAfterSeconds));
-    const dir = await scratchDir(daemon.incomingDir, "upload");
+    const written: string[] = [];
+    const nameFile = () => {
+      written.push(path.basename(scratchPath(daemon.incomingDir, "upload")));
+      return written.at(-1)!;
+    };
+    let handedOver = false;
     try {
-      const { fields, file } = await receive(ctx, dir, tier, limits);
+      const { fields, file } = await receive(ctx, daemon.incomingDir, nameFile, tier, limits);
+      handedOver = true;
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
         { path: file.filepath, size: file.size, sha256: String(file.hash) },
@@ -55,7 +63,7 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
         ctx.body = { ...submitted, status: "queued", estimatedTime: await estimateSeconds(daemon) };
       }
     } finally {
-      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      if (!handedOver) await Promise.all(written.map((name) => rm(path.join(daemon.incomingDir, name), { force: true, maxRetries: 3 })));
     }
   };
 }
@@ -67,7 +75,7 @@ function parseWait(raw: unknown): number {
   return n;
 }
 
-async function receive(ctx: Context, dir: string, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+async function receive(ctx: Context, dir: string, nameFile: () => string, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
   try {
     await koaBody({
       multipart: true,
@@ -76,7 +84,7 @@ async function receive(ctx: Context, dir: string, tier: Tier, limits: TierLimits
       text: false,
       formidable: {
         uploadDir: dir,
-        filename: () => "upload",
+        filename: nameFile,
         maxFiles: 1,
         maxFields: 8,
         maxFieldsSize: 16 * 1024,

@@ -13,9 +13,10 @@ export async function fsyncPath(p: string): Promise<void> {
 
 /**
  * Moves a file so that after a crash it is in exactly one place: rename within a filesystem;
- * across filesystems copy, fsync, then unlink the source. Both folders are synced.
+ * across filesystems copy, fsync, then unlink the source. Both folders are synced, unless the
+ * source is a scratch folder that a start sweeps anyway (`syncSource: false`).
  */
-export async function moveDurably(src: string, dest: string): Promise<void> {
+export async function moveDurably(src: string, dest: string, { syncSource = true } = {}): Promise<void> {
   try {
     await rename(src, dest);
   } catch (err) {
@@ -25,5 +26,5 @@ export async function moveDurably(src: string, dest: string): Promise<void> {
     await unlink(src);
   }
   await fsyncPath(path.dirname(dest));
-  await fsyncPath(path.dirname(src));
+  if (syncSource) await fsyncPath(path.dirname(src));
 }

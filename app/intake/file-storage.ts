@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
+import { scratchPath } from "../scan/scratch.ts";
 import { moveDurably } from "./durable-fs.ts";
 
 export interface StoredFile {
@@ -34,7 +35,7 @@ export class FileStorage {
 
   /** Copies a caller's file into `incoming`, hashing as it streams; the source is left as it was. */
   async receiveCopy(source: string): Promise<StoredFile> {
-    const temp = path.join(this.incomingDir, randomUUID());
+    const temp = scratchPath(this.incomingDir, "copy");
     const sha256 = createHash("sha256");
     let size = 0;
     try {
@@ -56,10 +57,10 @@ export class FileStorage {
     }
   }
 
-  /** Moves a received file under its id; call once its row is committed (the id is then its own). */
+  /** Moves a received file (in `incoming`) under its id; call once its row is committed (the id is then its own). */
   async place(received: string, fileId: string): Promise<string> {
     const dest = this.pathFor(fileId);
-    await moveDurably(received, dest);
+    await moveDurably(received, dest, { syncSource: false });
     return dest;
   }
 

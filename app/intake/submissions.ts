@@ -75,8 +75,9 @@ export class Submissions {
         await fsyncPath(received.path);
         return received;
       });
-    } finally {
+    } catch (err) {
       await this.storage.remove(received.path);
+      throw err;
     }
   }
 
@@ -120,6 +121,7 @@ export class Submissions {
       throw err;
     });
     let committed = false;
+    let placed = false;
     try {
       if (input.fileHash && input.fileHash.toLowerCase() !== received.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
       const jobId = randomUUID();
@@ -142,13 +144,14 @@ export class Submissions {
         });
       committed = true;
       await this.storage.place(received.path, file.id);
+      placed = true;
       await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath, sha256: received.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
       return { fileId, jobId };
     } catch (err) {
       if (!committed) await this.daily.release(input.userId);
       throw err;
     } finally {
-      await this.storage.remove(received.path);
+      if (!placed) await this.storage.remove(received.path);
     }
   }
 

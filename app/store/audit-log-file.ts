@@ -1,4 +1,4 @@
-import { mkdir, open } from "node:fs/promises";
+import { mkdir, open, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 
 export const AUDIT_LOG_NAME = "scan-audit.log";
@@ -12,12 +12,14 @@ interface QueuedLine {
 /**
  * logs/scan-audit.log: one JSON line per audit row, appended and flushed to disk before the
  * row commits. Lines appended together (one group commit's) go out in one write and one
- * fdatasync, in the order they were appended. Opened per write, so a rotated or moved file is
- * never written behind its back.
+ * fdatasync, in the order they were appended. Kept open, but reopened when the path no longer
+ * names the open file (rotated, moved or removed), so such a file is never written behind its
+ * back: one stat per write instead of a mkdir, open and close.
  */
 export class AuditLogFile {
   private queued: QueuedLine[] = [];
   private flushing = false;
+  private open: { handle: FileHandle; dev: number; ino: number } | null = null;
 
   constructor(readonly path: string) {}
 
@@ -54,13 +56,28 @@ export class AuditLogFile {
   }
 
   private async write(text: string): Promise<void> {
+    const { handle } = await this.current();
+    await handle.write(text);
+    await handle.datasync();
+  }
+
+  private async current(): Promise<{ handle: FileHandle }> {
+    const named = await stat(this.path).catch(() => null);
+    if (this.open && named?.dev === this.open.dev && named.ino === this.open.ino) return this.open;
+    await this.close();
     await mkdir(path.dirname(this.path), { recursive: true, mode: 0o750 });
     const handle = await open(this.path, "a", 0o640);
-    try {
-      await handle.write(text);
-      await handle.datasync();
-    } finally {
+    const { dev, ino } = await handle.stat().catch(async (err: unknown) => {
       await handle.close();
-    }
+      throw err;
+    });
+    this.open = { handle, dev, ino };
+    return this.open;
+  }
+
+  async close(): Promise<void> {
+    const was = this.open;
+    this.open = null;
+    await was?.handle.close();
   }
 }

@@ -42,13 +42,17 @@ export async function openStore(dataDir: string, queueName: string, logDir: stri
     await db.close();
     throw err;
   }
+  const auditLog = AuditLogFile.inDir(logDir);
   return {
     db,
     files: new FileRepo(db),
     scans: new ScanRepo(db),
     quarantine: new QuarantineRepo(db),
-    audit: new AuditRepo(db, AuditLogFile.inDir(logDir), auditKey),
+    audit: new AuditRepo(db, auditLog, auditKey),
     apiKeys: new ApiKeyRepo(db),
-    close: () => db.close(),
+    close: async () => {
+      await db.close();
+      await auditLog.close();
+    },
   };
 }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import { describe, it } from "node:test";
+import { instreamFrames } from "../../app/engines/clamav/clamd-client.ts";
 import { parseInstreamReply, parseVersionReply } from "../../app/engines/clamav/clamd-reply.ts";
 
 describe("clamd replies", () => {
@@ -21,5 +24,47 @@ describe("clamd replies", () => {
     assert.deepEqual(parseVersionReply("ClamAV 1.4.6/27450/Mon Nov 17 09:00:00 2026\0"), { engine: "ClamAV 1.4.6", database: "27450/Mon Nov 17 09:00:00 2026" });
     assert.deepEqual(parseVersionReply("ClamAV 1.4.6\n"), { engine: "ClamAV 1.4.6", database: null });
     assert.equal(parseVersionReply("HELLO"), null);
+  });
+});
+
+describe("INSTREAM framing", () => {
+  const frames = async (chunks: Buffer[]) => {
+    const out: Buffer[] = [];
+    for await (const frame of instreamFrames(Readable.from(chunks))) out.push(frame);
+    return out;
+  };
+  /** Parses a framed stream back into its chunks, as clamd does. */
+  const unframe = (wire: Buffer) => {
+    assert.equal(wire.subarray(0, 10).toString("latin1"), "zINSTREAM\0");
+    const chunks: Buffer[] = [];
+    for (let at = 10; ; ) {
+      const length = wire.readUInt32BE(at);
+      at += 4;
+      if (length === 0) {
+        assert.equal(at, wire.length, "nothing after the zero length");
+        return chunks;
+      }
+      chunks.push(wire.subarray(at, at + length));
+      at += length;
+    }
+  };
+
+  it("sends a small file, its framing and the end in one write", async () => {
+    const file = randomBytes(39 * 1024);
+    const out = await frames([file]);
+    assert.equal(out.length, 1);
+    assert.deepEqual(Buffer.concat(unframe(out[0]!)), file);
+  });
+
+  it("keeps every byte of a large file in order, in writes of bounded size, and skips empty chunks", async () => {
+    const chunks = [randomBytes(70_000), Buffer.alloc(0), randomBytes(10), randomBytes(200_000), randomBytes(3)];
+    const out = await frames(chunks);
+    assert.ok(out.length > 1);
+    assert.ok(out.every((b) => b.length <= 200_000 + 64 * 1024 + 14));
+    assert.deepEqual(Buffer.concat(unframe(Buffer.concat(out))), Buffer.concat(chunks));
+  });
+
+  it("frames an empty source as the command and the end", async () => {
+    assert.deepEqual(unframe(Buffer.concat(await frames([]))), []);
   });
 });
