@@ -24,8 +24,8 @@ export interface EngineTask {
   readonly targets: readonly ScanTarget[];
   readonly facts: FileFacts | undefined;
   readonly workDirPath: string;
-  /** Receives the engine's progress as a fraction, at most once per percent. */
-  readonly progress: MessagePort;
+  /** Receives the engine's progress as a fraction, at most once per percent; absent for a small file. */
+  readonly progress?: MessagePort;
 }
 
 /** Errors do not cross threads with their class: they come back as data and are made again. */
@@ -33,6 +33,8 @@ export type EngineReply =
   | { readonly ok: true; readonly outcome: ScanOutcome }
   | { readonly ok: false; readonly error: { readonly kind: "engine" | "rejected" | "other"; readonly code: string; readonly message: string; readonly retryable: boolean } };
 
+/** Below this an engine takes milliseconds and reports no progress of its own: a channel per task cost more than its share of the scan. */
+const PROGRESS_MIN_BYTES = 1024 * 1024;
 /** Heap per engine thread: a parse that runs away with memory ends its thread, not the process. */
 const THREAD_HEAP_MB = 512;
 /** Engine threads yield the CPU to the process's own event loop and to intake. */
@@ -64,18 +66,19 @@ export class EnginePool {
 
   /** The engine's scan, run in a pool thread; errors come back as the classes the pipeline maps. */
   async scan(engine: ThreadEngine, ctx: ScanContext): Promise<ScanOutcome> {
-    const { port1, port2 } = new MessageChannel();
-    port1.on("message", (fraction: number) => ctx.progress(fraction));
+    const size = ctx.request.digest?.size ?? ctx.facts?.size;
+    const channel = size === undefined || size >= PROGRESS_MIN_BYTES ? new MessageChannel() : null;
+    channel?.port1.on("message", (fraction: number) => ctx.progress(fraction));
     try {
-      const task: EngineTask = { engine, request: ctx.request, file: ctx.file, targets: ctx.targets, facts: ctx.facts, workDirPath: ctx.workDirPath, progress: port2 };
-      const reply = await this.piscina.run(task, { transferList: [port2], signal: ctx.signal });
+      const task: EngineTask = { engine, request: ctx.request, file: ctx.file, targets: ctx.targets, facts: ctx.facts, workDirPath: ctx.workDirPath, progress: channel?.port2 };
+      const reply = await this.piscina.run(task, { transferList: channel ? [channel.port2] : [], signal: ctx.signal });
       if (reply.ok) return reply.outcome;
       const { kind, code, message, retryable } = reply.error;
       if (kind === "engine") throw new EngineError(code as EngineErrorCode, message, retryable);
       if (kind === "rejected") throw new RejectedInputError(code as RejectedInputCode, message);
       throw new Error(message);
     } finally {
-      port1.close();
+      channel?.port1.close();
     }
   }
 

@@ -36,7 +36,7 @@ export default async function runEngineTask(task: EngineTask): Promise<EngineRep
       const percent = Math.floor(fraction * 100);
       if (percent <= lastPercent) return;
       lastPercent = percent;
-      task.progress.postMessage(fraction);
+      task.progress?.postMessage(fraction);
     },
   };
   try {
@@ -48,6 +48,6 @@ export default async function runEngineTask(task: EngineTask): Promise<EngineRep
     if (err instanceof RejectedInputError) return { ok: false, error: { kind: "rejected", code: err.code, message: err.message, retryable: false } };
     return { ok: false, error: { kind: "other", code: "ENGINE_FAILED", message: err instanceof Error ? err.message : String(err), retryable: true } };
   } finally {
-    task.progress.close();
+    task.progress?.close();
   }
 }
