@@ -4,13 +4,12 @@ import { loadConfig } from "../config.ts";
 import { ConfigError } from "../errors/config-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import { RulesCompileError } from "../errors/rules-compile-error.ts";
-import type { ScanResult } from "../verdict/scan-result.ts";
-import { createScanEngine } from "../scan-engine.ts";
-import { isTier, TIERS } from "../verdict/tiers.ts";
+import { TIERS } from "../verdict/tiers.ts";
 import { scanFile } from "../engines/yara/scan-windows.ts";
 import { compileDir } from "../engines/yara/yara-rules.ts";
 import { becomeAppUser } from "./app-user.ts";
 import { restartCommand, statusCommand, stopCommand } from "./appliance-commands.ts";
+import { scanCommand } from "./scan-command.ts";
 import { quarantineCommand, queueCommand, startCommand } from "./service-commands.ts";
 import { auditCommand, keysCommand } from "./store-commands.ts";
 
@@ -31,7 +30,10 @@ Usage:
   scan-daemon queue failed | counts               the dead-letter list (jobs Bull gave up on) | job counts
   scan-daemon queue retry JOB_ID... | --all       re-drive failed jobs as new jobs for the same files
   scan-daemon quarantine list | release ID | delete ID | purge [--days N]
-  scan-daemon scan FILE... [--tier T] [--json]   scan local files through the pipeline (clamd from CLAMAV_HOST/CLAMAV_PORT)
+  scan-daemon scan PATH... [--tier T] [--concurrency N] [--json]
+                                                  scan local files and study folders (recursively) through the pipeline (clamd
+                                                  from CLAMAV_HOST/CLAMAV_PORT), N at a time (default: clamd's threads); one line
+                                                  per file on stdout, a progress bar (on a terminal) and a summary on stderr
                                                   exit 0 all clean, 1 something not clean, 2 an error
   scan-daemon rules test FILE [--rules DIR]       run every YARA rule (basic and advanced) over FILE
   scan-daemon help                                this text (exit 0); an unknown command prints it and exits 2
@@ -64,7 +66,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       case "quarantine":
         return await quarantineCommand(rest, out, err);
       case "scan":
-        return await scanCommand(rest, out, err);
+        return await scanCommand(rest, { out, err, terminal: process.stderr.isTTY ? process.stderr : undefined });
       case "rules":
         return await rulesCommand(rest, out, err);
       case undefined:
@@ -83,33 +85,6 @@ export async function main(argv: string[], out: (line: string) => void = console
     }
     throw e;
   }
-}
-
-async function scanCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { tier: { type: "string", default: "free" }, json: { type: "boolean", default: false } } });
-  const tier = values.tier!;
-  if (!isTier(tier) || positionals.length === 0) {
-    err(`usage: scan-daemon scan FILE... [--tier ${TIERS.join("|")}] [--json]`);
-    return 2;
-  }
-  const engine = await createScanEngine(loadConfig());
-  try {
-    let worst = 0;
-    for (const file of positionals) {
-      const result = await engine.pipeline.scan({ path: path.resolve(file), tier, declaredName: path.basename(file) });
-      out(values.json ? JSON.stringify({ file, ...result }) : humanLine(file, result));
-      worst = Math.max(worst, result.status === "clean" ? 0 : result.status === "error" ? 2 : 1);
-    }
-    return worst;
-  } finally {
-    await engine.close();
-  }
-}
-
-function humanLine(file: string, r: ScanResult): string {
-  const ids = r.findings.filter((f) => f.verdict !== "info").map((f) => f.id);
-  const errors = Object.entries(r.engines).flatMap(([name, run]) => (run.error ? [`${name}: ${run.error.code}`] : []));
-  return [`${file}: ${r.status}`, r.threatLevel !== "clean" ? `(${r.threatLevel})` : "", ids.join(", "), errors.join("; ")].filter(Boolean).join(" ");
 }
 
 async function rulesCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {

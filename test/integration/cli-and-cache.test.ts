@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -69,6 +69,56 @@ describe("scan-daemon scan (CLI) and the result cache", () => {
     assert.equal(lines.length, 2);
     assert.match(lines[0]!, /: clean$/);
     assert.match(lines[1]!, /: infected .*Test\.EICAR/);
+  });
+
+  it("scans a study folder recursively, N at a time: one line per file in path order, links skipped, a summary on stderr", async () => {
+    const study = path.join(stack.dir, "study-folder");
+    await mkdir(path.join(study, "SERIES2"), { recursive: true });
+    await mkdir(path.join(study, "SERIES1"), { recursive: true });
+    for (const name of ["SERIES1/IM2", "SERIES1/IM1", "SERIES2/IM3"]) await writeFile(path.join(study, name), buildDicom());
+    await writeFile(path.join(study, "SERIES2/README.TXT"), eicar());
+    await symlink(clean, path.join(study, "SERIES1/LINK"));
+    const { code, stdout, stderr } = await cli(["scan", study, "--concurrency", "3"], env);
+    assert.equal(code, 1);
+    const lines = stdout.trim().split("\n");
+    assert.deepEqual(
+      lines.map((l) => l.slice(0, l.lastIndexOf(":"))),
+      ["SERIES1/IM1", "SERIES1/IM2", "SERIES2/IM3", "SERIES2/README.TXT"].map((n) => path.join(study, n)),
+    );
+    assert.match(lines[3]!, /: infected/);
+    assert.match(stderr, /scanned 4 files \([\d.]+ MB\) in [\d.]+ s, 3 at a time: [\d.]+ MB\/s/);
+    assert.match(stderr, /clean 3 · infected 1 · skipped 1 \(not regular files\)/);
+    assert.match(stderr, /slowest:\n +[\d.]+ s {2}\//);
+    assert.doesNotMatch(stderr, /\u2591|\u2588/, "no progress bar when stderr is not a terminal");
+
+    const json = await cli(["scan", study, "--json"], env);
+    const objects = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { file: string; status: string });
+    assert.deepEqual(objects.map((o) => o.status), ["clean", "clean", "clean", "infected"]);
+    const threads = Number(/max (\d+)/.exec(await clamdCommand(Number(env.CLAMAV_PORT), "STATS"))![1]);
+    assert.match(json.stderr, new RegExp(`, ${Math.min(4, threads)} at a time`), "default: clamd's threads");
+  });
+
+  it("draws a progress bar on stderr when it is a terminal (util-linux script gives it one)", async () => {
+    const folder = path.join(stack.dir, "bar-folder");
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 6; i++) await writeFile(path.join(folder, `IM${i}`), buildDicom());
+    const command = [process.execPath, "--import", "tsx", path.join(ROOT, "app/scan-daemon.ts"), "scan", folder, "--concurrency", "2"].map((a) => `'${a}'`).join(" ");
+    const { stdout } = await run("script", ["-qec", `${command} >/dev/null`, "/dev/null"], { env: { ...process.env, ...env }, cwd: ROOT });
+    assert.match(stdout, /[\u2591\u2588]+ \d\/6 files \| [\d.]+ MB/);
+    assert.match(stdout, /scanned 6 files/);
+  });
+
+  it("refuses a bad --concurrency and a folder with nothing in it", async () => {
+    for (const n of ["0", "65", "two"]) {
+      const r = await cli(["scan", clean, "--concurrency", n], env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--concurrency: 1 to 64/);
+    }
+    const empty = path.join(stack.dir, "empty-folder");
+    await mkdir(empty, { recursive: true });
+    const r = await cli(["scan", empty], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no files to scan/);
   });
 
   it("exit 2 when clamd is not there, or on a bad tier", async () => {

@@ -52,8 +52,8 @@ export class ClamdClient {
     });
   }
 
-  /** A one-word command such as PING or VERSION. */
-  command(name: "PING" | "VERSION", signal: AbortSignal): Promise<string> {
+  /** A one-word command: PING, VERSION or STATS. */
+  command(name: "PING" | "VERSION" | "STATS", signal: AbortSignal): Promise<string> {
     return this.exchange(signal, async (socket) => {
       await new Promise<void>((resolve, reject) => socket.write(`z${name}\0`, (err) => (err ? reject(err) : resolve())));
     });

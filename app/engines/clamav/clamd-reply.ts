@@ -22,3 +22,10 @@ export function parseVersionReply(raw: string): { engine: string; database: stri
   if (!m) return null;
   return { engine: m[1]!, database: m[2] ? `${m[2]}/${m[3]}` : null };
 }
+
+/** clamd STATS: the thread pool's size, from "THREADS: live 1  idle 0 max 12 idle-timeout 30". */
+export function parseMaxThreads(raw: string): number | null {
+  const m = /^THREADS: .*\bmax (\d+)\b/m.exec(raw);
+  const max = m ? Number(m[1]) : NaN;
+  return max >= 1 ? max : null;
+}
