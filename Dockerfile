@@ -39,6 +39,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY rules ./rules
+COPY ui ./ui
 COPY scripts ./scripts
 COPY docker ./docker
 COPY healthcheck ./healthcheck

@@ -1,8 +1,9 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "var/"] },
+  { ignores: ["dist/", "node_modules/", "var/", "client/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -12,4 +13,6 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // The web console runs in the browser.
+  { files: ["ui/**/*.js"], languageOptions: { globals: globals.browser } },
 );

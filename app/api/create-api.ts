@@ -4,6 +4,7 @@ import type { MedicalFileScanDaemon } from "../daemon.ts";
 import type { Logger } from "../log.ts";
 import type { ScanMetrics } from "../events/scan-metrics.ts";
 import { adminRoutes } from "./admin-routes.ts";
+import { consoleRoutes } from "./console-routes.ts";
 import type { ApiState } from "./api-state.ts";
 import { authenticate, requireAdmin } from "./authenticate.ts";
 import { errorMiddleware } from "./error-middleware.ts";
@@ -36,7 +37,7 @@ export function createApi(daemon: MedicalFileScanDaemon, metrics: ScanMetrics, l
   app.use(securityHeaders);
   const board = queueBoard(daemon.queueBoardAdapter());
   app.use(prefixed(QUEUE_BOARD_PATH, (ctx, next) => auth(ctx, () => requireAdmin(ctx, () => board(ctx, next)))));
-  for (const router of [open, files, admin]) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  for (const router of [open, files, admin, consoleRoutes()]) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   return { app, routers: [open, files, admin] };
 }
 

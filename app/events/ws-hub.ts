@@ -24,7 +24,7 @@ interface Client {
  * not hold the server's memory.
  */
 export class WsHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
   private readonly clients = new Set<Client>();
   private readonly heartbeat: NodeJS.Timeout;
 
@@ -41,14 +41,18 @@ export class WsHub {
     return this.clients.size;
   }
 
-  /** Handles an HTTP server's `upgrade` event for one of `paths`; the key comes as ?token= or a Bearer header. */
+  /**
+   * Handles an HTTP server's `upgrade` event for one of `paths`. The key comes as a Bearer
+   * header, as the subprotocol `bearer.KEY` beside `scan-daemon.v1` (a browser can set no
+   * header, and a key in a URL ends up in histories and logs), or as ?token=.
+   */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, paths: readonly string[]): Promise<void> {
     socket.on("error", () => socket.destroy());
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!paths.includes(url.pathname)) return refuse(socket, 404, "NOT_FOUND", `WebSockets are served at ${paths.join(" or ")}`);
     let principal: Principal;
     try {
-      const token = url.searchParams.get("token") ?? bearerToken(req.headers.authorization);
+      const token = bearerToken(req.headers.authorization) ?? protocolToken(req.headers["sec-websocket-protocol"]) ?? url.searchParams.get("token");
       principal = await this.keys.authenticate(token ?? undefined, { ip: req.socket.remoteAddress ?? "", route: "GET /ws" });
     } catch (err) {
       if (err instanceof AuthError) return refuse(socket, 401, err.code === "MISSING_API_KEY" ? err.code : "INVALID_API_KEY", err.message);
@@ -103,6 +107,14 @@ export class WsHub {
     this.log.info({ keyId: client.principal.keyId, reason }, "websocket client dropped");
     client.ws.terminate();
   }
+}
+
+/** The subprotocol a browser offers, with `bearer.KEY`, and the server answers. */
+export const SUBPROTOCOL = "scan-daemon.v1";
+
+function protocolToken(header: string | undefined): string | undefined {
+  const offered = (header ?? "").split(",").map((p) => p.trim());
+  return offered.includes(SUBPROTOCOL) ? offered.find((p) => p.startsWith("bearer."))?.slice("bearer.".length) : undefined;
 }
 
 /** The message shapes of docs/api.md: the owner's id decided who gets it and stays here. */
