@@ -43,9 +43,23 @@ else
   if (( age_hours > max_age_hours )); then fail definitions "newest is ${age_hours} h old (limit ${max_age_hours} h)"; else ok "definitions (${age_hours} h old)"; fi
 fi
 
+# The password goes to redis-cli in REDISCLI_AUTH, never on its command line (ps would show it);
+# REDIS_URL is taken apart by Node's URL parser (user, percent-encoded password, rediss:// for TLS).
 redis_args=()
-if [[ -n ${REDIS_URL:-} ]]; then redis_args=(-u "$REDIS_URL"); else redis_args=(-h "$REDIS_HOST" -p "$REDIS_PORT"); fi
-if [[ -n ${REDIS_PASSWORD:-} && -z ${REDIS_URL:-} ]]; then export REDISCLI_AUTH=$REDIS_PASSWORD; fi
+if [[ -n ${REDIS_URL:-} ]]; then
+  # shellcheck disable=SC2016 # JavaScript template literals
+  mapfile -t url_parts < <(node -e '
+    const u = new URL(process.argv[1]);
+    console.log([u.hostname.replace(/^\[|\]$/g, ""), u.port || "6379", decodeURIComponent(u.username), decodeURIComponent(u.password), u.protocol === "rediss:" ? "tls" : "", u.pathname.slice(1) || "0"].join("\n"));
+  ' "$REDIS_URL" 2>/dev/null || true)
+  redis_args=(-h "${url_parts[0]:-127.0.0.1}" -p "${url_parts[1]:-6379}" -n "${url_parts[5]:-0}")
+  [[ -n ${url_parts[2]:-} ]] && redis_args+=(--user "${url_parts[2]}")
+  [[ ${url_parts[4]:-} == tls ]] && redis_args+=(--tls)
+  [[ -n ${url_parts[3]:-} ]] && export REDISCLI_AUTH=${url_parts[3]}
+else
+  redis_args=(-h "$REDIS_HOST" -p "$REDIS_PORT")
+  if [[ -n ${REDIS_PASSWORD:-} ]]; then export REDISCLI_AUTH=$REDIS_PASSWORD; fi
+fi
 if [[ $(timeout 5 redis-cli "${redis_args[@]}" ping 2>/dev/null) == PONG ]]; then ok "redis PONG"; else fail redis "no PONG"; fi
 
 # shellcheck disable=SC2016 # JavaScript template literals

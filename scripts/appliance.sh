@@ -20,6 +20,14 @@ if [[ $LOCAL_REDIS == true ]]; then
 else
   rm -f "$RUN_DIR/supervisor.d/local-redis.conf"
 fi
-echo "appliance: home $APPLIANCE_HOME, API on :$PORT, WebSockets on :$SCAN_DAEMON_WS_PORT, clamd on :$CLAMAV_PORT, redis $REDIS_HOST:$REDIS_PORT"
+# REDIS_URL may hold a password: only say that it is used.
+if [[ -n ${REDIS_URL:-} ]]; then
+  redis_at="from REDIS_URL"
+elif [[ $LOCAL_REDIS == true ]]; then
+  redis_at="$REDIS_HOST:$REDIS_PORT (local)"
+else
+  redis_at="$REDIS_HOST:$REDIS_PORT"
+fi
+echo "appliance: home $APPLIANCE_HOME, API on :$PORT, WebSockets on :$SCAN_DAEMON_WS_PORT, clamd on :$CLAMAV_PORT, redis $redis_at"
 echo "appliance: status with 'npx scan-daemon status' or 'supervisorctl -c $SUPERVISOR_CONF status' (same environment)"
 exec supervisord --nodaemon --configuration "$SUPERVISOR_CONF"

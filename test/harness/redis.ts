@@ -19,21 +19,23 @@ export class RedisInstance {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    /** Set: the server requires it (`requirepass`), as a deployment's shared Redis does. */
+    readonly password?: string,
   ) {}
 
-  static async start(): Promise<RedisInstance> {
+  static async start(options: { password?: string } = {}): Promise<RedisInstance> {
     if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install redis-server (.ci/run does)`);
-    const instance = new RedisInstance(await freePort(), await mkdtemp(path.join(os.tmpdir(), "msd-redis-")));
+    const instance = new RedisInstance(await freePort(), await mkdtemp(path.join(os.tmpdir(), "msd-redis-")), options.password);
     await instance.launch();
     return instance;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password ? `:${encodeURIComponent(this.password)}@` : ""}127.0.0.1:${this.port}`;
   }
 
   async launch(): Promise<void> {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile", ""];
+    const args = [...(this.password ? ["--requirepass", this.password] : []), "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile", ""];
     const child = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -42,7 +44,7 @@ export class RedisInstance {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${output}`);
-      if (await ping(this.port)) return;
+      if (await ping(this.port, this.password)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`redis-server did not answer PING: ${output}`);
@@ -68,17 +70,17 @@ export class RedisInstance {
   }
 }
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     let reply = "";
     socket.setTimeout(1000, () => socket.destroy());
-    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("connect", () => socket.write(`${password ? `AUTH ${password}\r\n` : ""}PING\r\n`));
     socket.on("data", (d) => {
       reply += d.toString();
-      if (reply.includes("\r\n")) socket.end();
+      if (reply.includes("PONG") || reply.startsWith("-")) socket.end();
     });
-    socket.on("close", () => resolve(reply.startsWith("+PONG")));
+    socket.on("close", () => resolve(reply.includes("+PONG")));
     socket.on("error", () => resolve(false));
   });
 }
