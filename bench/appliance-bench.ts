@@ -23,6 +23,7 @@ import { ROOT } from "../test/harness/clamd.ts";
 import { eventually } from "../test/harness/service-stack.ts";
 import { dicomOf, drive, percentile } from "./load.ts";
 import { formatReport, type Report } from "./report.ts";
+import { measureIsolation } from "../test/harness/isolation-run.ts";
 import { measureThroughput } from "./throughput.ts";
 
 const SIZES = [{ label: "128 KB", bytes: 128 * 1024 }, { label: "20 MB", bytes: 20 * 1000 * 1000 }] as const;
@@ -126,6 +127,8 @@ async function main(): Promise<void> {
     console.log(`500 MB upload: ${big.seconds.toFixed(1)} s, RSS +${big.aboveIdleMb.toFixed(1)} MB above idle in the worst process`);
     const throughput = await measureThroughput(appliance);
     console.log(JSON.stringify(throughput));
+    const isolation = await measureIsolation(appliance);
+    console.log(JSON.stringify(isolation));
     const restartAt = performance.now();
     await appliance.run("scripts/appliance-ctl.sh", ["restart", "scan-daemon:*"]);
     await eventually(async () => (await fetch(`${appliance.base}/health/ready`).catch(() => null))?.status === 200, 60_000, "the app to be ready again");
@@ -135,6 +138,7 @@ async function main(): Promise<void> {
       sizes,
       bigUpload: big,
       throughput,
+      isolation,
       startup: { applianceToHealthyMs: appliance.bootMs, appRestartToReadyMs: performance.now() - restartAt },
     };
     await writeFile(path.join(ROOT, "bench/results.json"), `${JSON.stringify(report, null, 2)}\n`);

@@ -1,3 +1,4 @@
+import type { Isolation } from "../test/harness/isolation-run.ts";
 import type { Throughput } from "./throughput.ts";
 
 export interface EndToEndRun {
@@ -28,6 +29,7 @@ export interface Report {
     readonly aboveIdleMb: number;
   };
   readonly throughput: Throughput;
+  readonly isolation: Isolation;
   readonly startup: { readonly applianceToHealthyMs: number; readonly appRestartToReadyMs: number };
 }
 
@@ -75,6 +77,7 @@ export function formatReport(r: Report, previous = ""): string {
     ...big.processes.map((p) => `| ${p.name} | ${f1(p.idleRssMb)} MB | ${f1(p.peakRssMb)} MB | **${f1(p.aboveIdleMb)} MB** |`),
     "",
     ...throughputTable(r.throughput),
+    ...isolationRows(r.isolation),
     "",
     "| start-up | |",
     "|---|---:|",
@@ -98,5 +101,17 @@ function throughputTable(t: Throughput): string[] {
     `| 39 KB free, 32 clients: p99 ÷ p50 (${ms(small.free32.p99Ms)} ÷ ${ms(small.free32.p50Ms)}) | ${small.p99OverP50At32.toFixed(1)} | ≤ 3 | ${met(small.p99OverP50At32 <= 3)} |`,
     `| app CPU per 39 KB free upload, every app process and thread (/proc); the load generator on the same cores took ${f1(small.clientCpuMsPerUpload)} ms | ${f1(small.cpuMsPerUpload)} ms | ≤ 4 ms | ${met(small.cpuMsPerUpload <= 4)} |`,
     `| 20 MB premium, 4 clients: files/s ÷ raw clamd at 4 connections (${f1(large.premiumBig.filesPerSecond)} ÷ ${f1(large.rawBig.filesPerSecond)}) | ${large.premiumToRaw.toFixed(2)} | ≥ 0.80 | ${met(large.premiumToRaw >= 0.8)} |`,
+  ];
+}
+
+/** The isolation target's rows, continuing the throughput table (test/harness/isolation-run.ts). */
+function isolationRows(i: Isolation): string[] {
+  const met = (ok: boolean) => (ok ? "met" : "**not met**");
+  const hostileOk = i.hostile.every((h) => h.status !== "clean" && h.seconds < 60);
+  return [
+    `| isolation: a ward's 39 KB free uploads (4 clients, ${i.uploads} uploads) while a gold tenant's three hostile DICOMs are scanned: p99 ÷ idle p50 (${ms(i.p99Ms)} ÷ ${ms(i.idleP50Ms)}) | ${i.p99OverIdleP50.toFixed(1)} | ≤ 5 | ${met(i.p99OverIdleP50 <= 5)} |`,
+    `| isolation: the ward's p99 under attack | ${ms(i.p99Ms)} | ≤ 2000 ms | ${met(i.p99Ms <= 2000)} |`,
+    `| isolation: each hostile file's final verdict (${i.hostile.map((h) => `${h.name} ${h.status} in ${h.seconds} s`).join(", ")}) | not clean | not clean, ≤ 60 s | ${met(hostileOk)} |`,
+    `| isolation: /health every 250 ms during the attack (${i.health.probes} probes, slowest ${ms(i.health.worstMs)}) | ${i.health.failedOrSlow} failed or ≥ 2 s | 0 | ${met(i.health.failedOrSlow === 0)} |`,
   ];
 }
