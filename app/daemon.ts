@@ -207,6 +207,11 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     return file;
   }
 
+  /** A user's files, newest first, with each one's latest verdict (a page of `limit`, after the cursor's file). */
+  listFiles(userId: string, limit: number, after?: { createdAt: string; id: string }) {
+    return this.use().store.files.listForOwner(userId, limit, after);
+  }
+
   async getScans(fileId: string, userId?: string): Promise<ScanRecord[]> {
     const file = await this.getFile(fileId, userId);
     return this.use().store.scans.scansForFile(file.id);

@@ -33,7 +33,31 @@ export function uploadView(main) {
     h("p", {}, h("label.button", {}, "Choose files", picker), " ", h("label.button", {}, "Choose a folder", folder)),
   );
   table ??= h("tbody#uploads");
-  show(main, h("h1", {}, "Upload"), zone, h("table.uploads", {}, h("thead", {}, h("tr", {}, h("th", {}, "File"), h("th", {}, "Size"), h("th", {}, "Progress"), h("th", {}, "Verdict"))), table));
+  const recent = h("section#recent");
+  show(main, h("h1", {}, "Upload"), zone, h("table.uploads", {}, h("thead", {}, h("tr", {}, h("th", {}, "File"), h("th", {}, "Size"), h("th", {}, "Progress"), h("th", {}, "Verdict"))), table), recent);
+  showRecent(recent);
+}
+
+/** The user's files from before this page (the API's list, newest first), a page at a time. */
+async function showRecent(el, after) {
+  let page;
+  try {
+    page = await api("GET", `/api/medical-files?limit=20${after ? `&after=${encodeURIComponent(after)}` : ""}`);
+  } catch (err) {
+    show(el, h("h2", {}, "Your files"), h("p.error", {}, `${err.code}: ${err.message}`));
+    return;
+  }
+  const body = after ? el.querySelector("tbody") : h("tbody");
+  if (!after) {
+    show(el, h("h2", {}, "Your files"));
+    if (page.files.length === 0) return el.append(h("p", {}, "None yet."));
+    el.append(h("table#recent-files", {}, h("thead", {}, h("tr", {}, ["File", "Size", "Uploaded", "Verdict"].map((c) => h("th", {}, c)))), body));
+  }
+  for (const f of page.files) {
+    body.append(h("tr", { dataset: { status: f.status } }, h("td.name", {}, h("a", { href: `#/file/${encodeURIComponent(f.fileId)}` }, f.fileName || f.fileId)), h("td", {}, bytes(f.size)), h("td", {}, f.createdAt), h("td", {}, badge(f.status))));
+  }
+  el.querySelector("button.more")?.remove();
+  if (page.next) el.append(h("button.more", { type: "button", onclick: () => showRecent(el, page.next) }, "Older files"));
 }
 
 onEvent((event) => {

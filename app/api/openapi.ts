@@ -93,6 +93,31 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    "/api/medical-files": {
+      get: {
+        summary: "The caller's files, newest first, each with its latest verdict",
+        security: secured,
+        parameters: [
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
+          { name: "after", in: "query", schema: { type: "string" }, description: "the `next` of the previous page" },
+        ],
+        responses: {
+          200: {
+            description: "A page of files",
+            content: json({
+              type: "object",
+              required: ["files", "next"],
+              properties: {
+                files: { type: "array", items: { type: "object", required: ["fileId", "status", "createdAt"], properties: { fileId: { type: "string" }, fileName: { type: "string" }, size: { type: "integer" }, state: { type: "string" }, status: { enum: ["queued", "clean", "suspicious", "infected", "error"] }, threatLevel: { type: ["string", "null"] }, createdAt: { type: "string" } } } },
+                next: { type: ["string", "null"], description: "pass as `after` for the next page; null on the last" },
+              },
+            }),
+          },
+          400: E[400],
+          401: E[401],
+        },
+      },
+    },
     "/api/medical-files/scan-queue": {
       get: {
         summary: "Job counts of the scan queue",

@@ -98,6 +98,22 @@ export class FileRepo {
     return changes === 1;
   }
 
+  /**
+   * An owner's files, newest first, each with its latest verdict; `after` is the (created_at, id)
+   * of the last file of the previous page, so a page never skips or repeats a file.
+   */
+  async listForOwner(ownerId: string, limit: number, after?: { createdAt: string; id: string }): Promise<(FileRecord & { status: string | null; threatLevel: string | null })[]> {
+    const rows = await this.db.all<FileRow & { latest_status: string | null; latest_threat: string | null }>(
+      `SELECT f.*,
+         (SELECT s.status FROM scan_results s WHERE s.file_id = f.id ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1) AS latest_status,
+         (SELECT s.threat_level FROM scan_results s WHERE s.file_id = f.id ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1) AS latest_threat
+       FROM files f WHERE f.owner_id = ? ${after ? "AND (f.created_at, f.id) < (?, ?)" : ""}
+       ORDER BY f.created_at DESC, f.id DESC LIMIT ?`,
+      [ownerId, ...(after ? [after.createdAt, after.id] : []), limit],
+    );
+    return rows.map((r) => ({ ...toRecord(r), status: r.latest_status, threatLevel: r.latest_threat }));
+  }
+
   async listByState(states: readonly FileState[], createdBefore?: string): Promise<FileRecord[]> {
     const rows = await this.db.all<FileRow>(
       `SELECT * FROM files WHERE state IN (${states.map(() => "?").join(", ")}) AND created_at < ? ORDER BY created_at`,

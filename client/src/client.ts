@@ -10,6 +10,7 @@ export type Finding = components["schemas"]["Finding"];
 export type Scanned = components["schemas"]["Scanned"];
 export type Queued = components["schemas"]["Queued"];
 export type FileInfo = Json<"/api/medical-files/{fileId}", "get", 200>;
+export type FilePage = Json<"/api/medical-files", "get", 200>;
 export type FileScans = Json<"/api/medical-files/{fileId}/scans", "get", 200>;
 export type RescanQueued = Json<"/api/medical-files/{fileId}/rescan", "post", 202>;
 export type ErrorBody = components["schemas"]["Error"];
@@ -97,6 +98,14 @@ export class ScanClient {
       return body;
     };
     return this.json("POST", `api/medical-files/upload?wait=${wait}`, form);
+  }
+
+  /** The caller's files, newest first, each with its latest verdict; pass a page's `next` as `after` for the one after it. */
+  files(options: { limit?: number; after?: string } = {}): Promise<FilePage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.after) query.set("after", options.after);
+    return this.json("GET", `api/medical-files${query.size > 0 ? `?${query}` : ""}`);
   }
 
   /** A file's metadata and its latest scan. */

@@ -123,6 +123,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/medical-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's files, newest first, each with its latest verdict */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description the `next` of the previous page */
+                    after?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of files */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            files: {
+                                fileId: string;
+                                fileName?: string;
+                                size?: number;
+                                state?: string;
+                                /** @enum {unknown} */
+                                status: "queued" | "clean" | "suspicious" | "infected" | "error";
+                                threatLevel?: string | null;
+                                createdAt: string;
+                            }[];
+                            /** @description pass as `after` for the next page; null on the last */
+                            next: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request (bad parameter, field or multipart body) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/medical-files/scan-queue": {
         parameters: {
             query?: never;

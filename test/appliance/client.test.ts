@@ -89,6 +89,8 @@ describe("the client package and its upload middleware, against the real applian
     const bytes = Buffer.from(await new Response(await premium.download("client-ct-1")).arrayBuffer());
     assert.deepEqual(bytes, clean);
     assert.match((await premium.rescan("client-ct-1")).scanJobId, /\S/);
+    const listed = await premium.files({ limit: 10 });
+    assert.deepEqual([listed.files[0]?.fileId, listed.files[0]?.status, listed.next], ["client-ct-1", "clean", null]);
   });
 
   it("an infected upload's verdict, its download refused (409), errors typed with status and code", async () => {

@@ -178,6 +178,15 @@ describe("the web console at /ui, in a real browser (Chromium through puppeteer-
     assert.deepEqual(await readFile(path.join(downloads, "CT0001.dcm")), await readFile(path.join(work, "CT0001.dcm")));
   });
 
+  it("the upload page lists the user's earlier files with their verdicts (from the API, after a reload too)", async () => {
+    await page.goto(`${appliance.base}/ui/#/`, { waitUntil: "networkidle0" });
+    await page.waitForSelector("#recent-files");
+    const recent = await page.$$eval("#recent-files tbody tr", (trs) => trs.map((tr) => [tr.querySelector("td.name")!.textContent, (tr as unknown as PageElement).dataset.status]));
+    assert.equal(recent.length, 6);
+    assert.deepEqual(recent.find(([name]) => name === "referral.txt"), ["referral.txt", "infected"]);
+    assert.deepEqual(recent.find(([name]) => name === "CT0001.dcm"), ["CT0001.dcm", "clean"]);
+  });
+
   it("signing out forgets the key", async () => {
     await page.click("#sign-out");
     await page.waitForSelector("#sign-in");

@@ -132,6 +132,48 @@ describe("tenants, WebSockets and the audit trail (real app, Redis, clamd, SQLit
     }
   });
 
+  it("GET /api/medical-files lists the caller's own files, newest first with their verdicts, a page at a time without skips or repeats", async () => {
+    const [eve, fay] = [await app.key("eve", "premium"), await app.key("fay", "premium")];
+    const ids = ["eve-1", "eve-2", "eve-3", "eve-4", "eve-5"];
+    for (const id of ids) assert.equal((await upload(app, eve, id === "eve-3" ? eicar() : buildDicom(), { fields: { fileId: id }, query: "?wait=30", name: `${id}.dcm` })).status, 200);
+    await upload(app, fay, buildDicom(), { fields: { fileId: "fay-1" }, query: "?wait=30", name: "fay.dcm" });
+    const seen: { fileId: string; status: string; fileName: string }[] = [];
+    let after: string | null = null;
+    do {
+      const page: { status: number; body: { files: { fileId: string; status: string; fileName: string }[]; next: string | null } } = (await call(app, eve, "GET", `/api/medical-files?limit=2${after ? `&after=${after}` : ""}`)) as never;
+      assert.equal(page.status, 200);
+      assert.ok(page.body.files.length <= 2);
+      seen.push(...page.body.files);
+      after = page.body.next;
+    } while (after);
+    assert.deepEqual(seen.map((f) => f.fileId), [...ids].reverse(), "newest first, each once, only eve's");
+    assert.equal(seen.find((f) => f.fileId === "eve-3")!.status, "infected");
+    assert.ok(seen.filter((f) => f.fileId !== "eve-3").every((f) => f.status === "clean"));
+    assert.deepEqual(((await call(app, fay, "GET", "/api/medical-files")).body.files as { fileId: string }[]).map((f) => f.fileId), ["fay-1"]);
+    for (const bad of ["?limit=0", "?limit=101", "?limit=x", "?after=not-a-cursor"]) {
+      const r = await call(app, eve, "GET", `/api/medical-files${bad}`);
+      assert.deepEqual([r.status, (r.body.error as { code: string }).code], [400, "INVALID_REQUEST"], bad);
+    }
+  });
+
+  it("a browser's WebSocket: the key as the subprotocol bearer.KEY beside scan-daemon.v1, which the server answers (never the key)", async () => {
+    const key = await app.key("gus", "premium");
+    const url = app.wsUrl("api", key).replace(/\?token=.*$/, "");
+    const ws = new WebSocket(url, ["scan-daemon.v1", `bearer.${key}`]);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    assert.equal(ws.protocol, "scan-daemon.v1");
+    ws.close();
+    const wrong = new WebSocket(url, ["scan-daemon.v1", "bearer.msd_wrong"]);
+    const status = await new Promise<number>((resolve) => {
+      wrong.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      wrong.once("error", () => undefined);
+    });
+    assert.equal(status, 401);
+  });
+
   it("a WebSocket without a valid key is refused with 401; another path with 404", async () => {
     assert.equal(await refusedWith(app.wsUrl("api")), 401);
     assert.equal(await refusedWith(app.wsUrl("ws-port", `msd_${"B".repeat(43)}`)), 401);

@@ -18,6 +18,8 @@ const WRITE_BYTES = 64 * 1024;
  * clamd's INSTREAM framing: the command, each chunk after its length (4 bytes, big-endian), and
  * a zero length to end. Written here rather than taken from npm clamscan, whose framer makes two
  * writes per chunk and one for the end (a third of the worker's socket writes for a small file).
+ * Small chunks are gathered into one write; a chunk that fills a write goes out as it is, never
+ * copied (a 500 MB scan would otherwise copy 500 MB through the heap).
  */
 export async function* instreamFrames(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let held: Buffer[] = [INSTREAM];
@@ -26,13 +28,16 @@ export async function* instreamFrames(source: AsyncIterable<Buffer>): AsyncGener
     if (chunk.length === 0) continue;
     const length = Buffer.allocUnsafe(4);
     length.writeUInt32BE(chunk.length);
-    held.push(length, chunk);
-    heldBytes += 4 + chunk.length;
-    if (heldBytes >= WRITE_BYTES) {
-      yield Buffer.concat(held, heldBytes);
-      held = [];
-      heldBytes = 0;
+    if (heldBytes + 4 + chunk.length < WRITE_BYTES) {
+      held.push(length, chunk);
+      heldBytes += 4 + chunk.length;
+      continue;
     }
+    held.push(length);
+    yield Buffer.concat(held, heldBytes + 4);
+    yield chunk;
+    held = [];
+    heldBytes = 0;
   }
   held.push(Buffer.alloc(4));
   yield Buffer.concat(held, heldBytes + 4);
