@@ -53,7 +53,8 @@ export async function scanCommand(args: string[], io: ScanCommandIo): Promise<nu
     const started = performance.now();
     const done = await scanAll(engine, files, tier, width, values.json ? (d) => JSON.stringify({ file: d.file, ...d.result }) : (d) => humanLine(d.file, d.result), io);
     io.err(summary(done, skipped, performance.now() - started, width));
-    return Math.max(...done.map((d) => (d.result.status === "clean" ? 0 : d.result.status === "error" ? 2 : 1)));
+    // A fold, not Math.max(...): a study folder can hold more files than a call takes arguments.
+    return done.reduce((worst, d) => Math.max(worst, d.result.status === "clean" ? 0 : d.result.status === "error" ? 2 : 1), 0);
   } finally {
     await engine.close();
   }
