@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import os from "node:os";
 import path from "node:path";
 import { Appliance } from "../test/harness/appliance.ts";
-import { dicomOf, drive } from "./load.ts";
+import { dicomOf, drive, uploader } from "./load.ts";
 
 interface ProfileNode {
   id: number;
@@ -60,29 +60,28 @@ const top = (m: Map<string, number>, n: number, per: number) =>
   [...m].filter(([k]) => k !== "((idle))").sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / per).toFixed(3).padStart(7)} ms  ${k}`);
 
 async function profileLoad() {
-const hook = path.join(import.meta.dirname, "cpu-profile-hook.mjs");
-const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", NODE_OPTIONS: `--import=${hook}`, PROFILE_DIR: dir });
-try {
-  const users = await Promise.all(Array.from({ length: Math.ceil((FILES + 100) / 50) }, (_, i) => appliance.key(`profile-${i}`, "free")));
-  let used = 0;
-  const pixels = randomBytes(39 * 1024);
-  const upload = async () => {
-    const form = new FormData();
-    form.append("file", new Blob([dicomOf(39 * 1024, pixels)]), "IM0001.dcm");
-    const res = await fetch(`${appliance.base}/api/medical-files/upload?wait=120`, { method: "POST", body: form, headers: { authorization: `Bearer ${users[Math.floor(used++ / 50)]!.key}` } });
-    if (res.status !== 200) throw new Error(`upload: ${res.status} ${await res.text()}`);
-    await res.arrayBuffer();
-  };
-  await drive(60, 8, upload);
-  await writeFile(path.join(dir, "start"), "");
-  await sleep(500);
-  const { seconds } = await drive(FILES, 8, upload);
-  await writeFile(path.join(dir, "stop"), "");
-  await sleep(2000);
-  console.log(`${FILES} uploads in ${seconds.toFixed(1)} s: ${(FILES / seconds).toFixed(1)} files/s`);
-} finally {
-  await appliance.destroy();
-}
+  const hook = path.join(import.meta.dirname, "cpu-profile-hook.mjs");
+  const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", NODE_OPTIONS: `--import=${hook}`, PROFILE_DIR: dir });
+  const client = uploader(appliance.base);
+  try {
+    const users = await Promise.all(Array.from({ length: Math.ceil((FILES + 100) / 50) }, (_, i) => appliance.key(`profile-${i}`, "free")));
+    let used = 0;
+    const pixels = randomBytes(39 * 1024);
+    const upload = async () => {
+      const { status, body } = await client.upload(users[Math.floor(used++ / 50)]!.key, dicomOf(39 * 1024, pixels));
+      if (status !== 200) throw new Error(`upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
+    };
+    await drive(60, 8, upload);
+    await writeFile(path.join(dir, "start"), "");
+    await sleep(500);
+    const { seconds } = await drive(FILES, 8, upload);
+    await writeFile(path.join(dir, "stop"), "");
+    await sleep(2000);
+    console.log(`${FILES} uploads in ${seconds.toFixed(1)} s: ${(FILES / seconds).toFixed(1)} files/s`);
+  } finally {
+    client.close();
+    await appliance.destroy();
+  }
 }
 
 // `npm run bench:profile -- DIR` summarises the profiles of an earlier run again.

@@ -104,10 +104,10 @@ export class FileRepo {
    */
   async listForOwner(ownerId: string, limit: number, after?: { createdAt: string; id: string }): Promise<(FileRecord & { status: string | null; threatLevel: string | null })[]> {
     const rows = await this.db.all<FileRow & { latest_status: string | null; latest_threat: string | null }>(
-      `SELECT f.*,
-         (SELECT s.status FROM scan_results s WHERE s.file_id = f.id ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1) AS latest_status,
-         (SELECT s.threat_level FROM scan_results s WHERE s.file_id = f.id ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1) AS latest_threat
-       FROM files f WHERE f.owner_id = ? ${after ? "AND (f.created_at, f.id) < (?, ?)" : ""}
+      `SELECT f.*, s.status AS latest_status, s.threat_level AS latest_threat
+       FROM files f
+       LEFT JOIN scan_results s ON s.rowid = (SELECT rowid FROM scan_results WHERE file_id = f.id ORDER BY created_at DESC, rowid DESC LIMIT 1)
+       WHERE f.owner_id = ? ${after ? "AND (f.created_at, f.id) < (?, ?)" : ""}
        ORDER BY f.created_at DESC, f.id DESC LIMIT ?`,
       [ownerId, ...(after ? [after.createdAt, after.id] : []), limit],
     );
