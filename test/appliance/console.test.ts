@@ -197,7 +197,8 @@ describe("the web console at /ui, in a real browser (Chromium through puppeteer-
     await signIn(adminKey);
     await page.waitForSelector("#nav-admin:not([hidden])");
     await page.click("#nav-admin");
-    await page.waitForSelector("#quarantine-entries");
+    // The three panels load side by side: wait for each, not only the quarantine.
+    await Promise.all(["#quarantine-entries", "#queue dl", "#definitions-age"].map((selector) => page.waitForSelector(selector)));
     assert.match(await text("#queue"), /waiting\d+/);
     assert.match(await text("#definitions-age"), /^\d+(\.\d+)? h$/);
     const entries = await page.$$eval("#quarantine-entries tbody tr", (trs) => trs.map((tr) => (tr as unknown as PageElement).dataset.entry!));
