@@ -1,5 +1,6 @@
+import { createWriteStream, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import path from "node:path";
+import { finished } from "node:stream/promises";
 import { errors, type File as UploadedFile } from "formidable";
 import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
@@ -26,7 +27,9 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * an undeclared one is cut off the moment it passes the limit. The body streams into a file
  * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
  * hashed on the way (formidable). Once received, the submission owns it: it moves it under the
- * file's id or removes it. Until then, whatever formidable wrote is removed here.
+ * file's id or removes it. Until then, whatever formidable wrote is removed here, once its
+ * stream is closed: formidable opens a part's file even after it has failed the request (the
+ * second file of a two-file body), so removing by name alone could run before the file exists.
  */
 /** What the upload route uses of the daemon. */
 export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "submitUpload" | "waitForResult"> & EstimateParts;
@@ -41,18 +44,18 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     if (declared > limits.maxFileBytes + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier, limits));
     const today = await daemon.dailyUse(userId, tier);
     if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, limits, today.retryAfterSeconds));
-    const written: string[] = [];
-    const nameFile = () => {
-      written.push(path.basename(scratchPath(daemon.incomingDir, "upload")));
+    const written: WriteStream[] = [];
+    const openFile = () => {
+      written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: 0o600 }));
       return written.at(-1)!;
     };
     let handedOver = false;
     try {
-      const { fields, file } = await receive(ctx, daemon.incomingDir, nameFile, tier, limits);
+      const { fields, file } = await receive(ctx, openFile, tier, limits);
       handedOver = true;
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
-        { path: file.filepath, size: file.size, sha256: String(file.hash) },
+        { path: String(written[0]!.path), size: file.size, sha256: String(file.hash) },
       );
       const record = wait > 0 ? await daemon.waitForResult(submitted.jobId, wait * 1000) : undefined;
       if (record) {
@@ -63,9 +66,14 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
         ctx.body = { ...submitted, status: "queued", estimatedTime: await estimateSeconds(daemon) };
       }
     } finally {
-      if (!handedOver) await Promise.all(written.map((name) => rm(path.join(daemon.incomingDir, name), { force: true, maxRetries: 3 })));
+      if (!handedOver) await Promise.all(written.map(discard));
     }
   };
+}
+
+async function discard(stream: WriteStream): Promise<void> {
+  await finished(stream.destroy()).catch(() => undefined);
+  await rm(stream.path, { force: true, maxRetries: 3 });
 }
 
 function parseWait(raw: unknown): number {
@@ -75,7 +83,7 @@ function parseWait(raw: unknown): number {
   return n;
 }
 
-async function receive(ctx: Context, dir: string, nameFile: () => string, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+async function receive(ctx: Context, openFile: () => WriteStream, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
   try {
     await koaBody({
       multipart: true,
@@ -83,8 +91,7 @@ async function receive(ctx: Context, dir: string, nameFile: () => string, tier: 
       urlencoded: false,
       text: false,
       formidable: {
-        uploadDir: dir,
-        filename: nameFile,
+        fileWriteStreamHandler: openFile,
         maxFiles: 1,
         maxFields: 8,
         maxFieldsSize: 16 * 1024,
