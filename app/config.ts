@@ -66,6 +66,11 @@ const envSchema = z.object({
   REDIS_HOST: z.string().min(1).default("127.0.0.1"),
   REDIS_PORT: int(1, 6379).pipe(z.number().max(65535)),
   REDIS_PASSWORD: z.string().optional(),
+  HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1 to 64 letters, digits, dots, dashes or underscores")
+    .default(() => os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "host"),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/./, "must start with postgres:// or postgresql://").optional(),
   DATA_DIR: z.string().min(1).default("var/data"),
   QUARANTINE_DIR: z.string().min(1).default("var/quarantine"),
   QUARANTINE_ENCRYPTION_KEY: z
@@ -166,6 +171,10 @@ export interface Config {
   /** AUDIT_HMAC_KEY: the audit chain is then HMAC-SHA256, which needs the key to recompute. */
   readonly auditKey?: Buffer;
   readonly dataDir: string;
+  /** DATABASE_URL: the deployment's PostgreSQL; absent, SQLite under DATA_DIR. */
+  readonly databaseUrl?: string;
+  /** HOST_ID: this host's name in a deployment (its audit entries, its log lines). */
+  readonly hostId: string;
   readonly quarantine: { readonly dir: string; readonly encryptionKey?: Buffer; readonly retentionDays: number };
   /** Days a clean file is kept for downloads and rescans; 0 keeps it until deleted. */
   readonly fileRetentionDays: number;
@@ -291,6 +300,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resultCache: { maxEntries: e.RESULT_CACHE_MAX_ENTRIES, ttlMs: e.RESULT_CACHE_TTL_SECONDS * 1000 },
     redis: { url: e.REDIS_URL ?? redisUrl(e.REDIS_HOST, e.REDIS_PORT, e.REDIS_PASSWORD) },
     dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    hostId: e.HOST_ID,
     quarantine: {
       dir: path.resolve(e.QUARANTINE_DIR),
       encryptionKey: e.QUARANTINE_ENCRYPTION_KEY ? Buffer.from(e.QUARANTINE_ENCRYPTION_KEY, "hex") : undefined,

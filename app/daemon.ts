@@ -26,7 +26,7 @@ import { sweepScratch } from "./scan/scratch.ts";
 import type { AuditEntry } from "./store/audit-repo.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
-import { openStore, type Store } from "./store/store.ts";
+import { openStore, storeSettings, type Store } from "./store/store.ts";
 import { Submissions, type SubmitFileInput, type Submitted } from "./intake/submissions.ts";
 import type { Tier, TierLimits } from "./verdict/tiers.ts";
 
@@ -92,7 +92,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   private async build(): Promise<void> {
     const { config, log } = this;
-    const store = await openStore(config.dataDir, config.queue.name, config.logDir, config.auditKey);
+    const store = await openStore(storeSettings(config));
     this.closers.push(() => store.close());
     await store.audit.markKeyed();
     const storage = new FileStorage(config.dataDir);

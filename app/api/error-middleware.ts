@@ -4,6 +4,7 @@ import { AuthError } from "../errors/auth-error.ts";
 import { ContentUnavailableError } from "../errors/content-unavailable-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import { StoreBusyError } from "../errors/store-busy-error.ts";
+import { StoreUnavailableError } from "../errors/store-unavailable-error.ts";
 import { SubmitRejectedError, type SubmitRejectedCode } from "../errors/submit-rejected-error.ts";
 import type { Logger } from "../log.ts";
 import { ApiError } from "./api-error.ts";
@@ -57,6 +58,7 @@ export function toApiError(err: unknown): ApiError {
   }
   if (err instanceof NotFoundError) return new ApiError(404, err.code, err.message);
   if (err instanceof StoreBusyError) return new ApiError(503, err.code, err.message, { "Retry-After": "1" });
+  if (err instanceof StoreUnavailableError) return new ApiError(503, err.code, err.message, { "Retry-After": "5" });
   if (err instanceof ContentUnavailableError) return new ApiError(err.code === "FILE_EXPIRED" ? 410 : 409, err.code, err.message);
   const status = (err as { status?: unknown }).status;
   if (typeof status === "number" && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {

@@ -19,6 +19,12 @@ export interface VerifyOptions {
   readonly key?: Buffer;
   /** Heads kept off the machine (`SEQ:HASH`): each must still be in the chain, or history was rewritten. */
   readonly expect?: readonly { readonly seq: number; readonly hash: string }[];
+  /**
+   * In a deployment of several hosts, this host's HOST_ID: the chain in the database is the
+   * deployment's, and this host's log must hold every entry this host wrote (and only entries
+   * of the chain), each after the entry before it in the chain, not after its own previous line.
+   */
+  readonly host?: string;
 }
 
 /** Keyed entries only ever follow plain ones: a plain entry after a keyed one was written without the key. */
@@ -35,7 +41,8 @@ const MAX_PROBLEMS = 20;
 /**
  * Checks the audit table's chain, the log file's chain, and that both hold the same entries:
  * an edited line breaks its own hash and the next line's `prev`; a deleted line leaves a gap
- * in the sequence; lines cut from the end are missing against the table.
+ * in the sequence; lines cut from the end are missing against the table. With `host`, the log
+ * is that host's share of a deployment's chain (see VerifyOptions.host).
  */
 export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: string, options: VerifyOptions = {}): Promise<AuditReport> {
   const problems: string[] = [];
@@ -45,6 +52,8 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
   const fileOrder = new KeyedOrder();
 
   const byRow = new Map<number, string>();
+  /** With `host`: the entries that host wrote, each to be found in its log. */
+  const mine = new Set<number>();
   let lastKeyed: boolean | null = null;
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
@@ -57,6 +66,7 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
     else tableOrder.check(row.seq, keyed, "audit table", report);
     lastKeyed = keyed;
     byRow.set(row.seq, row.hash);
+    if (options.host !== undefined && row.host === options.host) mine.add(row.seq);
     prev = row.hash;
     expectedSeq = row.seq + 1;
   }
@@ -76,7 +86,8 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
     () => false,
   );
   if (!exists) {
-    if (tableEntries > 0) report(`${logPath} is missing but the audit table holds ${tableEntries} entries`);
+    const owed = options.host !== undefined ? mine.size : tableEntries;
+    if (owed > 0) report(`${logPath} is missing but the audit table holds ${owed} entries${options.host !== undefined ? ` host ${options.host} wrote` : ""}`);
     return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, problems };
   }
 
@@ -95,8 +106,14 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
       continue;
     }
     const seq = Number(parsed.seq);
-    if (seq !== fileSeq + 1) report(`line ${lineNo}: entry ${seq} follows entry ${fileSeq}: ${seq > fileSeq + 1 ? "lines are missing" : "out of order"}`);
-    if (parsed.prev !== filePrev) report(`line ${lineNo}: the previous line was changed or removed (its hash does not match)`);
+    if (options.host !== undefined) {
+      if (!(seq > fileSeq)) report(`line ${lineNo}: entry ${seq} follows entry ${fileSeq}: out of order`);
+      if (parsed.prev !== (seq === 1 ? GENESIS_HASH : byRow.get(seq - 1))) report(`line ${lineNo}: entry ${seq} does not follow entry ${seq - 1} of the chain`);
+      mine.delete(seq);
+    } else {
+      if (seq !== fileSeq + 1) report(`line ${lineNo}: entry ${seq} follows entry ${fileSeq}: ${seq > fileSeq + 1 ? "lines are missing" : "out of order"}`);
+      if (parsed.prev !== filePrev) report(`line ${lineNo}: the previous line was changed or removed (its hash does not match)`);
+    }
     const keyedLine = parsed.mac === KEYED;
     if (keyedLine && !key) report(`line ${lineNo}: entry ${seq} is HMAC-chained: set AUDIT_HMAC_KEY to verify it`);
     fileOrder.check(seq, keyedLine, `line ${lineNo}`, report);
@@ -107,6 +124,9 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
     filePrev = hash;
     fileSeq = seq;
   }
-  if (fileSeq < expectedSeq - 1) report(`${logPath} ends at entry ${fileSeq} but the audit table holds entries up to ${expectedSeq - 1}`);
+  if (options.host !== undefined) {
+    const missing = [...mine];
+    if (missing.length > 0) report(`${logPath} lacks ${missing.length} entries host ${options.host} wrote (first: ${missing[0]})`);
+  } else if (fileSeq < expectedSeq - 1) report(`${logPath} ends at entry ${fileSeq} but the audit table holds entries up to ${expectedSeq - 1}`);
   return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, problems };
 }

@@ -3,14 +3,14 @@ import { verifyAuditTrail } from "../audit/audit-verify.ts";
 import { ApiKeys } from "../auth/api-keys.ts";
 import { AuthFailures } from "../auth/auth-failures.ts";
 import { loadConfig } from "../config.ts";
-import { openStore, type Store } from "../store/store.ts";
+import { openStore, storeSettings, type Store } from "../store/store.ts";
 import { isTier, TIERS } from "../verdict/tiers.ts";
 
 type Out = (line: string) => void;
 
 /** Commands that need only SQLite (and the audit log): they work while Redis or clamd are down. */
 async function withStore<T>(work: (store: Store) => Promise<T>, config = loadConfig()): Promise<T> {
-  const store = await openStore(config.dataDir, config.queue.name, config.logDir, config.auditKey);
+  const store = await openStore(storeSettings(config));
   try {
     return await work(store);
   } finally {
@@ -72,7 +72,7 @@ export async function auditCommand(args: string[], out: Out, err: Out, config = 
   }
   const expect = heads.map((h) => ({ seq: Number(h![1]), hash: h![2]! }));
   return withStore(async (store) => {
-    const report = await verifyAuditTrail(store.audit.rows(), store.audit.logPath, { key: config.auditKey, expect });
+    const report = await verifyAuditTrail(store.audit.rows(), store.audit.logPath, { key: config.auditKey, expect, host: store.audit.host });
     for (const problem of report.problems) err(problem);
     if (!report.ok) {
       err(`audit trail BROKEN: ${report.problems.length} problem(s) in ${store.audit.logPath}`);

@@ -5,7 +5,7 @@ import { parseVersionReply } from "../engines/clamav/clamd-reply.ts";
 import { fingerprintDefinitions, readDefinitions } from "../engines/clamav/definitions.ts";
 import { withDeadline } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
-import type { SqliteDatabase } from "../store/sqlite.ts";
+import type { Database } from "../store/database.ts";
 
 export interface Check {
   readonly ok: boolean;
@@ -16,7 +16,7 @@ export interface Check {
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "sqlite" | "disk" | "queue", Check> & { virustotal?: Check; definitions?: Check }>;
+  readonly checks: Readonly<Record<"redis" | "clamd" | "yara" | "disk" | "queue", Check> & { sqlite?: Check; postgres?: Check; virustotal?: Check; definitions?: Check }>;
 }
 
 export interface ReadinessProbes {
@@ -24,7 +24,7 @@ export interface ReadinessProbes {
   readonly clamd: ClamdClient;
   /** The scan workers alive now (this process's own engine, or the workers' reports to an intake). */
   workers(): Promise<readonly ScanWorkerSummary[]>;
-  readonly db: SqliteDatabase;
+  readonly db: Database;
   readonly dataDir: string;
   queueCounts(): Promise<QueueCounts>;
   readonly minFreeDiskBytes: number;
@@ -69,10 +69,10 @@ export async function probeClamd(clamd: ClamdClient, now = Date.now()): Promise<
 
 /** Every dependency a scan needs, each named with its state; ready only when all are ok. */
 export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
-  const [redis, clamd, sqlite, disk, queue, definitions, workers] = await Promise.all([
+  const [redis, clamd, database, disk, queue, definitions, workers] = await Promise.all([
     checkRedis(p),
     checkClamd(p),
-    checkSqlite(p),
+    checkDatabase(p),
     checkDisk(p),
     checkQueue(p),
     p.definitionsDir ? checkDefinitions(p.definitionsDir) : undefined,
@@ -86,7 +86,7 @@ export async function checkReadiness(p: ReadinessProbes): Promise<Readiness> {
   // VirusTotal is advisory: only a key it refuses needs an operator; quota and outages pass.
   const virustotalState = worker?.virustotalState;
   const virustotal: Check | undefined = virustotalState ? { ok: virustotalState !== "wrong-credentials", state: virustotalState } : undefined;
-  const checks = { redis, clamd, yara, sqlite, disk, queue, ...(definitions ? { definitions } : {}), ...(virustotal ? { virustotal } : {}) };
+  const checks = { redis, clamd, yara, [p.db.kind]: database, disk, queue, ...(definitions ? { definitions } : {}), ...(virustotal ? { virustotal } : {}) };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
 
@@ -134,7 +134,8 @@ function checkDefinitions(dir: string): Promise<Check> {
   }, "unreadable");
 }
 
-function checkSqlite(p: ReadinessProbes): Promise<Check> {
+/** A real write to the store's database, named after it (sqlite or postgres). */
+function checkDatabase(p: ReadinessProbes): Promise<Check> {
   return timed(async () => {
     await p.db.run("INSERT INTO service_meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [new Date().toISOString()]);
     return { ok: true, state: "writable" };

@@ -8,6 +8,7 @@ import type { DailyCounter } from "./daily-counter.ts";
 import { fsyncPath } from "./durable-fs.ts";
 import type { FileStorage, StoredFile } from "./file-storage.ts";
 import { fileNameProblem, sanitiseName } from "./sanitise-name.ts";
+import { isConstraintViolation } from "../store/database.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { ScanType } from "../store/scan-repo.ts";
 import type { Store } from "../store/store.ts";
@@ -139,7 +140,7 @@ export class Submissions {
           return record;
         })
         .catch((err: unknown) => {
-          if ((err as { code?: string }).code?.startsWith("SQLITE_CONSTRAINT")) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
+          if (isConstraintViolation(err)) throw new SubmitRejectedError("DUPLICATE_FILE", `file ${fileId} exists already`);
           throw err;
         });
       committed = true;

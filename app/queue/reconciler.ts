@@ -14,10 +14,11 @@ export interface ReconcileReport {
 }
 
 /**
- * SQLite is the record of what was accepted; Redis only of what is queued. At start and then
- * periodically, every job that SQLite holds open is checked against Bull: lost ones are
+ * The store is the record of what was accepted; Redis only of what is queued. At start and then
+ * periodically, every job that the store holds open is checked against Bull: lost ones are
  * queued again, dead ones get their final error result, and moves into quarantine that a
- * crash interrupted are finished.
+ * crash interrupted are finished. In a deployment of several hosts one pass runs at a time,
+ * on whichever host gets to it first; the others skip theirs.
  */
 export class Reconciler {
   constructor(
@@ -29,6 +30,10 @@ export class Reconciler {
   ) {}
 
   async run(): Promise<ReconcileReport> {
+    return (await this.store.db.exclusively("reconcile", () => this.pass())) ?? { requeued: 0, failed: 0, quarantined: 0 };
+  }
+
+  private async pass(): Promise<ReconcileReport> {
     let requeued = 0;
     let failed = 0;
     let quarantined = 0;

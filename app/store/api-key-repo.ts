@@ -1,5 +1,5 @@
 import type { Tier } from "../verdict/tiers.ts";
-import type { SqlExecutor } from "./sqlite.ts";
+import type { SqlExecutor } from "./database.ts";
 
 export type Role = "user" | "admin";
 

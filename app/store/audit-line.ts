@@ -6,6 +6,8 @@ export type AuditDetail = Readonly<Record<string, string | number | boolean | nu
 export interface AuditLineFields {
   readonly seq: number;
   readonly at: string;
+  /** The host that wrote it, in a deployment of several (DATABASE_URL); absent on a single appliance. */
+  readonly host?: string | null;
   readonly actor: string;
   readonly action: string;
   readonly fileId: string | null;
@@ -20,7 +22,7 @@ export const GENESIS_HASH = "0".repeat(64);
 
 /** The canonical text of an entry: the database row and the log line hash the same bytes. */
 export function auditLine(f: AuditLineFields): string {
-  const fields = { seq: f.seq, at: f.at, actor: f.actor, action: f.action, fileId: f.fileId, sha256: f.sha256, detail: f.detail, prev: f.prev };
+  const fields = { seq: f.seq, at: f.at, ...(f.host ? { host: f.host } : {}), actor: f.actor, action: f.action, fileId: f.fileId, sha256: f.sha256, detail: f.detail, prev: f.prev };
   return JSON.stringify(f.keyed ? { ...fields, mac: KEYED } : fields);
 }
 

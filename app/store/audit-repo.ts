@@ -1,6 +1,6 @@
 import { auditLine, GENESIS_HASH, KEYED, lineHash, type AuditDetail } from "./audit-line.ts";
 import type { AuditLogFile } from "./audit-log-file.ts";
-import type { SqlExecutor, SqliteDatabase, Transaction } from "./sqlite.ts";
+import type { Database, SqlExecutor, Transaction } from "./database.ts";
 
 export type AuditAction =
   | "upload"
@@ -31,6 +31,7 @@ export interface AuditEntry {
 export interface AuditRow {
   readonly seq: number;
   readonly at: string;
+  readonly host: string | null;
   readonly actor: string;
   readonly action: string;
   readonly file_id: string | null;
@@ -42,7 +43,7 @@ export interface AuditRow {
 
 /** The log line a table row stands for, as written plain or with AUDIT_HMAC_KEY. */
 export function rowLine(row: AuditRow, keyed: boolean): string {
-  return auditLine({ seq: row.seq, at: row.at, actor: row.actor, action: row.action, fileId: row.file_id, sha256: row.sha256, detail: JSON.parse(row.detail) as AuditDetail, prev: row.prev_hash, keyed });
+  return auditLine({ seq: row.seq, at: row.at, host: row.host, actor: row.actor, action: row.action, fileId: row.file_id, sha256: row.sha256, detail: JSON.parse(row.detail) as AuditDetail, prev: row.prev_hash, keyed });
 }
 
 /**
@@ -50,24 +51,28 @@ export function rowLine(row: AuditRow, keyed: boolean): string {
  * SHA-256 of its log line, and each line holds the hash of the line before. The line is
  * written inside the caller's transaction, under SQLite's write lock, so entries from every
  * process reach the file in the order of their sequence numbers; an action, its row and its
- * line stand or fall together.
+ * line stand or fall together. In a deployment (PostgreSQL) the chain is the deployment's:
+ * each entry names the host that wrote it, and each host's log holds the lines it wrote.
  */
 export class AuditRepo {
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly db: Database,
     private readonly file: AuditLogFile,
     /** AUDIT_HMAC_KEY: entries are then chained with HMAC-SHA256. */
     private readonly key?: Buffer,
+    /** HOST_ID in a deployment of several hosts; undefined on a single appliance. */
+    readonly host?: string,
   ) {}
 
   async append(tx: Transaction, entry: AuditEntry, now: string): Promise<void> {
     const last = await tx.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
     const seq = (last?.seq ?? 0) + 1;
     const prev = last?.hash ?? GENESIS_HASH;
-    const line = auditLine({ seq, at: now, actor: entry.actor, action: entry.action, fileId: entry.fileId ?? null, sha256: entry.sha256 ?? null, detail: entry.detail, prev, keyed: this.key !== undefined });
-    await tx.run("INSERT INTO audit (seq, at, actor, action, file_id, sha256, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+    const line = auditLine({ seq, at: now, host: this.host, actor: entry.actor, action: entry.action, fileId: entry.fileId ?? null, sha256: entry.sha256 ?? null, detail: entry.detail, prev, keyed: this.key !== undefined });
+    await tx.run("INSERT INTO audit (seq, at, host, actor, action, file_id, sha256, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
       seq,
       now,
+      this.host ?? null,
       entry.actor,
       entry.action,
       entry.fileId ?? null,

@@ -1,5 +1,5 @@
 import type { Tier } from "../verdict/tiers.ts";
-import type { SqlExecutor } from "./sqlite.ts";
+import type { SqlExecutor } from "./database.ts";
 
 /**
  * queued: accepted, no verdict yet · stored: clean, kept in DATA_DIR · quarantining: a verdict

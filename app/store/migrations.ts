@@ -1,8 +1,9 @@
-import type { SqliteDatabase } from "./sqlite.ts";
+import type { Database } from "./database.ts";
 
 /**
- * Schema versions, applied in order and recorded in `PRAGMA user_version`. Never edit a
- * released step: add the next one. `scan_results` and `scan_queue_status` keep the seed's
+ * Schema versions, applied in order: one list for both databases, written in SQLite's DDL and
+ * spelled for PostgreSQL by its `ddl()`; the version is recorded in SQLite's `user_version` or
+ * PostgreSQL's `schema_version` table. Never edit a released step: add the next one. `scan_results` and `scan_queue_status` keep the seed's
  * column names (outside readers depend on them) and add columns after them.
  */
 const MIGRATIONS: readonly string[] = [
@@ -110,18 +111,23 @@ const MIGRATIONS: readonly string[] = [
   UPDATE files SET client_id = id WHERE client_id IS NULL;
   CREATE UNIQUE INDEX files_owner_client ON files (owner_id, client_id);
   `,
+  // In a deployment of several hosts (PostgreSQL), the host that wrote each audit entry.
+  `
+  ALTER TABLE audit ADD COLUMN host TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export async function migrate(db: SqliteDatabase): Promise<void> {
+/** Brings the schema to this build's; every host of a deployment may run it at once (the write lock orders them). */
+export async function migrate(db: Database): Promise<void> {
   await db.transaction(async (tx) => {
-    const { user_version: current } = (await tx.get<{ user_version: number }>("PRAGMA user_version"))!;
+    const current = await db.schemaVersion(tx);
     if (current > MIGRATIONS.length) throw new Error(`database schema ${current} is newer than this build (${MIGRATIONS.length}); refusing to run`);
     for (const [i, step] of MIGRATIONS.entries()) {
       if (i < current) continue;
-      for (const statement of step.split(";").map((s) => s.trim()).filter(Boolean)) await tx.run(statement);
-      await tx.run(`PRAGMA user_version = ${i + 1}`);
+      for (const statement of db.ddl(step).split(";").map((s) => s.trim()).filter(Boolean)) await tx.run(statement);
+      await db.setSchemaVersion(tx, i + 1);
     }
   });
 }

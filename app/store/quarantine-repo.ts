@@ -1,5 +1,5 @@
 import type { ScanResult } from "../verdict/scan-result.ts";
-import type { SqlExecutor } from "./sqlite.ts";
+import type { SqlExecutor } from "./database.ts";
 
 export type QuarantineState = "held" | "released" | "deleted";
 

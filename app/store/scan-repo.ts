@@ -1,6 +1,6 @@
 import type { ScanResult } from "../verdict/scan-result.ts";
 import type { Tier } from "../verdict/tiers.ts";
-import type { SqlExecutor } from "./sqlite.ts";
+import type { SqlExecutor } from "./database.ts";
 
 /** followup: a scan again because VirusTotal could not answer the last one. */
 export type ScanType = "upload" | "rescan" | "followup";

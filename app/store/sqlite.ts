@@ -1,19 +1,6 @@
-import Database from "better-sqlite3";
+import BetterSqlite from "better-sqlite3";
 import { StoreBusyError } from "../errors/store-busy-error.ts";
-
-export type SqlParams = readonly (string | number | null)[];
-
-/** What a transaction body may do: the same statements, inside the transaction. */
-export interface SqlExecutor {
-  run(sql: string, params?: SqlParams): Promise<{ changes: number }>;
-  get<T>(sql: string, params?: SqlParams): Promise<T | undefined>;
-  all<T>(sql: string, params?: SqlParams): Promise<T[]>;
-}
-
-/** A transaction's executor; steps registered with beforeCommit run last, still under the write lock. */
-export interface Transaction extends SqlExecutor {
-  beforeCommit(step: () => Promise<void>): void;
-}
+import type { Database, SqlExecutor, SqlParams, Transaction } from "./database.ts";
 
 interface PendingTransaction {
   readonly body: (tx: Transaction) => Promise<unknown>;
@@ -29,18 +16,19 @@ interface PendingTransaction {
  * the chain, a write of one request would land inside (and roll back with) another's
  * transaction. Reads run freely.
  */
-export class SqliteDatabase implements SqlExecutor {
+export class SqliteDatabase implements Database {
+  readonly kind = "sqlite";
   private chain: Promise<unknown> = Promise.resolve();
   /** Transactions waiting for the next group commit. */
   private waiting: PendingTransaction[] = [];
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, BetterSqlite.Statement>();
 
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(private readonly db: BetterSqlite.Database) {}
 
   static async open(file: string): Promise<SqliteDatabase> {
     // No busy wait inside SQLite: it would block this thread while another process holds the
     // write lock. retryBusy waits in timers instead.
-    const sql = new SqliteDatabase(new Database(file, { timeout: 0 }));
+    const sql = new SqliteDatabase(new BetterSqlite(file, { timeout: 0 }));
     // WAL lets readers run beside the writer; FULL makes a committed verdict survive power loss.
     await sql.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
     return sql;
@@ -121,11 +109,27 @@ export class SqliteDatabase implements SqlExecutor {
     return this.serialised(async () => void this.db.close());
   }
 
+  async schemaVersion(tx: SqlExecutor): Promise<number> {
+    return (await tx.get<{ user_version: number }>("PRAGMA user_version"))!.user_version;
+  }
+
+  async setSchemaVersion(tx: SqlExecutor, version: number): Promise<void> {
+    await tx.run(`PRAGMA user_version = ${Math.trunc(version)}`);
+  }
+
+  ddl(sql: string): string {
+    return sql;
+  }
+
+  exclusively<T>(_name: string, work: () => Promise<T>): Promise<T | undefined> {
+    return work();
+  }
+
   private async rawRun(sql: string, params: SqlParams = []): Promise<{ changes: number }> {
     return { changes: this.prepared(sql).run(params).changes };
   }
 
-  private prepared(sql: string): Database.Statement {
+  private prepared(sql: string): BetterSqlite.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);

@@ -7,9 +7,21 @@ import { loadConfig } from "../../app/config.ts";
 import { MedicalFileScanDaemon } from "../../app/daemon.ts";
 import type { ScanEvent } from "../../app/events/event-bus.ts";
 import { createLogger } from "../../app/log.ts";
+import type { Database } from "../../app/store/database.ts";
+import { PostgresDatabase } from "../../app/store/postgres.ts";
+import { SqliteDatabase } from "../../app/store/sqlite.ts";
+import { DATABASE_FILE } from "../../app/store/store.ts";
 import { ClamdInstance, ROOT } from "./clamd.ts";
+import { PostgresInstance } from "./postgres.ts";
 import { terminate } from "./processes.ts";
 import { RedisInstance } from "./redis.ts";
+
+/**
+ * MSD_TEST_DATABASE=postgres runs a suite's stacks on PostgreSQL (a server of their own, a
+ * database per stack and per scenario) instead of SQLite under DATA_DIR: `npm test` runs the
+ * service suite both ways, so the two stores cannot drift.
+ */
+export const TEST_DATABASE = process.env.MSD_TEST_DATABASE === "postgres" ? "postgres" : "sqlite";
 
 /** Short timings so that retries, stalls and locks play out within a test. */
 export const FAST_QUEUE_ENV: Readonly<Record<string, string>> = {
@@ -29,13 +41,15 @@ export const FAST_QUEUE_ENV: Readonly<Record<string, string>> = {
 export interface ServiceStack {
   readonly clamd: ClamdInstance;
   readonly redis: RedisInstance;
+  /** With MSD_TEST_DATABASE=postgres. */
+  readonly postgres?: PostgresInstance;
   readonly dir: string;
   /** The environment a daemon of this stack runs with (also for child processes). */
   readonly env: Record<string, string>;
   /** Writes bytes to a fresh file outside the service's folders and returns its path. */
   file(name: string, data: Buffer): Promise<string>;
-  /** A queue with its own DATA_DIR and QUARANTINE_DIR on this stack, for a scenario kept apart. */
-  scenario(name: string): Record<string, string>;
+  /** A queue with its own DATA_DIR and QUARANTINE_DIR (and database) on this stack, for a scenario kept apart. */
+  scenario(name: string): Promise<Record<string, string>>;
   /** A daemon on this stack, initialised; closed by `close()`. */
   daemon(options?: { worker?: boolean; env?: Record<string, string> }): Promise<MedicalFileScanDaemon>;
   /** `scan-daemon start` in a child process; resolves once it logged that it started. */
@@ -45,9 +59,11 @@ export interface ServiceStack {
 
 /** A real clamd and a real Redis (AOF on), and a private DATA_DIR, QUARANTINE_DIR and queue. */
 export async function startServiceStack(env: Record<string, string> = {}): Promise<ServiceStack> {
-  const [clamd, redis] = await Promise.all([ClamdInstance.start(), RedisInstance.start()]);
+  const [clamd, redis, postgres] = await Promise.all([ClamdInstance.start(), RedisInstance.start(), TEST_DATABASE === "postgres" ? PostgresInstance.start() : undefined]);
   const dir = await mkdtemp(path.join(os.tmpdir(), "msd-service-"));
+  const database = async (name: string): Promise<Record<string, string>> => (postgres ? { DATABASE_URL: await postgres.database(name) } : {});
   const stackEnv: Record<string, string> = {
+    ...(await database("stack")),
     ...clamd.env(),
     ...FAST_QUEUE_ENV,
     REDIS_URL: redis.url,
@@ -66,10 +82,12 @@ export async function startServiceStack(env: Record<string, string> = {}): Promi
   return {
     clamd,
     redis,
+    postgres,
     dir,
     env: stackEnv,
-    scenario(name) {
+    async scenario(name) {
       return {
+        ...(await database(`scenario_${name}`)),
         SCAN_QUEUE_NAME: `${stackEnv.SCAN_QUEUE_NAME}-${name}`,
         DATA_DIR: path.join(dir, name, "data"),
         QUARANTINE_DIR: path.join(dir, name, "quarantine"),
@@ -116,10 +134,15 @@ export async function startServiceStack(env: Record<string, string> = {}): Promi
     async close() {
       await Promise.all(children.map((child) => terminate(child, "SIGKILL")));
       for (const d of daemons) await d.close();
-      await Promise.all([clamd.destroy(), redis.destroy()]);
+      await Promise.all([clamd.destroy(), redis.destroy(), postgres?.destroy()]);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The database a daemon with `env` uses, opened beside it (to tamper with, or to look into). */
+export function openDatabase(env: Record<string, string | undefined>): Promise<Database> {
+  return env.DATABASE_URL ? PostgresDatabase.open(env.DATABASE_URL) : SqliteDatabase.open(path.join(env.DATA_DIR!, DATABASE_FILE));
 }
 
 /** Collects every event of one type the daemon hears. */

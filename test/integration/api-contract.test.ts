@@ -12,7 +12,7 @@ import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { freePort } from "../harness/ports.ts";
 import { call, rawUpload, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";
-import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
+import { eventually, startServiceStack, TEST_DATABASE, type ServiceStack } from "../harness/service-stack.ts";
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -213,7 +213,8 @@ describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
     const ready = saw(await call(app, null, "GET", "/health/ready"));
     assert.equal(ready.status, 200);
     const checks = ready.body.checks as Record<string, { ok: boolean; state: string }>;
-    assert.deepEqual(Object.keys(checks).sort(), ["clamd", "disk", "queue", "redis", "sqlite", "yara"]);
+    assert.deepEqual(Object.keys(checks).sort(), ["clamd", "disk", "queue", "redis", TEST_DATABASE, "yara"].sort());
+    assert.equal(checks[TEST_DATABASE]!.state, "writable");
     assert.equal(checks.clamd!.state, "up");
     const metrics = (await call(app, null, "GET", "/metrics")).body.text as string;
     assert.match(metrics, /medical_scan_total\{status="infected",tier="premium",engine="overall"\} [1-9]/);
@@ -223,7 +224,7 @@ describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
     assert.match(metrics, /medical_clamd_up 1/);
     assert.match(metrics, /medical_clamav_definitions_age_seconds \d+/);
 
-    const blind = await startApiApp(stack, { ...stack.scenario("blind"), CLAMAV_PORT: String(await freePort()) });
+    const blind = await startApiApp(stack, { ...(await stack.scenario("blind")), CLAMAV_PORT: String(await freePort()) });
     try {
       const down = saw(await call(blind, null, "GET", "/health/ready"));
       assert.equal(down.status, 503);

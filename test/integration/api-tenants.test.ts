@@ -199,7 +199,7 @@ describe("tenants, WebSockets and the audit trail (real app, Redis, clamd, SQLit
   });
 
   it("a client that does not answer pings is dropped after a heartbeat", async () => {
-    const quick = await startApiApp(stack, { ...stack.scenario("heartbeat"), WS_HEARTBEAT_MS: "200" });
+    const quick = await startApiApp(stack, { ...(await stack.scenario("heartbeat")), WS_HEARTBEAT_MS: "200" });
     try {
       const deaf = await deafClient(quick.service.api.wsPort, await quick.key("deaf", "free"));
       await eventually(async () => quick.service.api.hub.size === 1, 5000, "the client");

@@ -54,7 +54,7 @@ describe("readiness with the site's own databases only (CLAMAV_OFFICIAL_DATABASE
   });
 
   it("with official databases expected, the same clamd is not ready (no definitions version)", async () => {
-    const official = await app({ ...stack.scenario("official"), CLAMAV_DB_DIR: stack.clamd.dbDir });
+    const official = await app({ ...(await stack.scenario("official")), CLAMAV_DB_DIR: stack.clamd.dbDir });
     const ready = await call(official, null, "GET", "/health/ready");
     assert.equal(ready.status, 503);
     assert.equal((ready.body.checks as Checks).clamd!.state, "no-definitions-version");
@@ -63,7 +63,7 @@ describe("readiness with the site's own databases only (CLAMAV_OFFICIAL_DATABASE
   it("with no database file at all, it is not ready", async () => {
     const empty = path.join(stack.dir, "empty-db");
     await mkdir(empty, { recursive: true });
-    const none = await app({ ...stack.scenario("none"), CLAMAV_DB_DIR: empty, CLAMAV_OFFICIAL_DATABASES: "false" });
+    const none = await app({ ...(await stack.scenario("none")), CLAMAV_DB_DIR: empty, CLAMAV_OFFICIAL_DATABASES: "false" });
     const ready = await call(none, null, "GET", "/health/ready");
     assert.equal(ready.status, 503);
     const checks = ready.body.checks as Checks;

@@ -11,14 +11,12 @@ import Bull from "bull";
 import { createClient } from "redis";
 import { VirusTotalClient } from "../../app/engines/virustotal/virustotal-client.ts";
 import { loadConfig } from "../../app/config.ts";
-import Database from "better-sqlite3";
 import { auditLine, GENESIS_HASH, lineHash, type AuditDetail } from "../../app/store/audit-line.ts";
 import { AUDIT_LOG_NAME } from "../../app/store/audit-log-file.ts";
-import { DATABASE_FILE } from "../../app/store/store.ts";
 import { ROOT } from "../harness/clamd.ts";
 import { call, startApiApp } from "../harness/api-app.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
-import { eventually, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
+import { eventually, openDatabase, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
 
 describe("hardening: what a queue writer or a hostile client cannot do (real Redis, clamd)", { timeout: 300_000 }, () => {
   let stack: ServiceStack;
@@ -28,7 +26,7 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
   after(() => stack.close());
 
   it("the worker takes tier and scan type from SQLite: tampered Redis data gets an error verdict, a job SQLite never saw is not scanned", async () => {
-    const env = stack.scenario("tamper");
+    const env = await stack.scenario("tamper");
     const intake = await stack.daemon({ worker: false, env });
     const { fileId, jobId } = await intake.submitFile({ filePath: await stack.file("note.txt", Buffer.from("a gold tenant's note\n")), fileName: "note.txt", userTier: "gold", userId: "ann" });
     const redis = createClient({ url: stack.redis.url });
@@ -80,7 +78,7 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
   });
 
   it("a result made with only the development signature set says so in engines.clamav", async () => {
-    const env = { ...stack.scenario("devsigs"), CLAMAV_DB_DIR: stack.clamd.dbDir };
+    const env = { ...(await stack.scenario("devsigs")), CLAMAV_DB_DIR: stack.clamd.dbDir };
     const daemon = await stack.daemon({ env });
     const { jobId } = await daemon.submitFile({ filePath: await stack.file("note.txt", Buffer.from("scanned with test signatures\n")), fileName: "note.txt", userTier: "free", userId: "dev" });
     const scan = await daemon.waitForResult(jobId, 60_000);
@@ -90,7 +88,7 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
 
   it("3,000 requests with no key or a wrong one write a few counted summaries, not 3,000 audit rows; readiness is cached", async () => {
     const gate = await GatedProxy.start(stack.clamd.port);
-    const env = { ...stack.scenario("authflood"), AUTH_FAILURE_AUDIT_INTERVAL_MS: "1000", CLAMAV_PORT: String(gate.port) };
+    const env = { ...(await stack.scenario("authflood")), AUTH_FAILURE_AUDIT_INTERVAL_MS: "1000", CLAMAV_PORT: String(gate.port) };
     const app = await startApiApp(stack, env);
     try {
       const before = (await readAudit(env)).length;
@@ -118,7 +116,7 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
   });
 
   it("slow clients: a request body still arriving after API_REQUEST_TIMEOUT_MS (the upload route excepted), headers after API_HEADERS_TIMEOUT_MS, connections over API_MAX_CONNECTIONS are cut", async () => {
-    const env = { ...stack.scenario("slow"), API_REQUEST_TIMEOUT_MS: "1500", API_HEADERS_TIMEOUT_MS: "1500", API_MAX_CONNECTIONS: "4" };
+    const env = { ...(await stack.scenario("slow")), API_REQUEST_TIMEOUT_MS: "1500", API_HEADERS_TIMEOUT_MS: "1500", API_MAX_CONNECTIONS: "4" };
     const app = await startApiApp(stack, env);
     const { hostname, port } = new URL(app.base);
     const open = async () => {
@@ -155,7 +153,7 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
 
   it("AUDIT_HMAC_KEY: a chain rewritten with plain SHA-256 by whoever can write both volumes fails; --expect catches a trail cut short", async () => {
     const key = "k".repeat(40);
-    const env: Record<string, string> & { DATA_DIR: string; LOG_DIR: string } = { ...stack.scenario("hmac"), DATA_DIR: path.join(stack.dir, "hmac", "data"), LOG_DIR: path.join(stack.dir, "hmac", "logs"), AUDIT_HMAC_KEY: key };
+    const env: Record<string, string> & { DATA_DIR: string; LOG_DIR: string } = { ...(await stack.scenario("hmac")), DATA_DIR: path.join(stack.dir, "hmac", "data"), LOG_DIR: path.join(stack.dir, "hmac", "logs"), AUDIT_HMAC_KEY: key };
     const daemon = await stack.daemon({ env });
     for (let i = 0; i < 3; i++) {
       const { jobId } = await daemon.submitFile({ filePath: await stack.file("n.txt", Buffer.from(`note ${i}\n`)), fileName: "n.txt", userTier: "free", userId: "audit" });
@@ -174,11 +172,11 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
     assert.ok(head, intact.stdout);
     assert.match((await cli({ AUDIT_HMAC_KEY: "" })).stderr, /HMAC-chained: set AUDIT_HMAC_KEY/);
 
-    const db = new Database(path.join(env.DATA_DIR, DATABASE_FILE));
+    const db = await openDatabase({ ...stack.env, ...env });
     const logPath = path.join(env.LOG_DIR, AUDIT_LOG_NAME);
     try {
       // Cut short, database and log alike: still a valid chain, but not the one written down.
-      db.prepare("DELETE FROM audit WHERE seq = ?").run(Number(entries));
+      await db.run("DELETE FROM audit WHERE seq = ?", [Number(entries)]);
       const kept = (await readFile(logPath, "utf8")).trim().split("\n").slice(0, -1);
       await writeFile(logPath, kept.map((l) => `${l}\n`).join(""));
       assert.equal((await cli({})).code, 0, "a shorter chain is still a chain");
@@ -187,14 +185,14 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
       assert.match(cut.stderr, /kept off the machine .* no longer in the chain/);
 
       // Every entry rewritten as a plain SHA-256 chain, database and log alike, one actor changed.
-      const rows = db.prepare("SELECT * FROM audit ORDER BY seq").all() as { seq: number; at: string; actor: string; action: string; file_id: string | null; sha256: string | null; detail: string }[];
+      const rows = await db.all<{ seq: number; at: string; host: string | null; actor: string; action: string; file_id: string | null; sha256: string | null; detail: string }>("SELECT * FROM audit ORDER BY seq");
       let prev = GENESIS_HASH;
       const lines: string[] = [];
       for (const r of rows) {
         const actor = r.seq === 2 ? "mallory" : r.actor;
-        const line = auditLine({ seq: r.seq, at: r.at, actor, action: r.action, fileId: r.file_id, sha256: r.sha256, detail: JSON.parse(r.detail) as AuditDetail, prev });
+        const line = auditLine({ seq: r.seq, at: r.at, host: r.host, actor, action: r.action, fileId: r.file_id, sha256: r.sha256, detail: JSON.parse(r.detail) as AuditDetail, prev });
         const hash = lineHash(line);
-        db.prepare("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?").run(actor, prev, hash, r.seq);
+        await db.run("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?", [actor, prev, hash, r.seq]);
         lines.push(line);
         prev = hash;
       }
@@ -204,7 +202,7 @@ describe("hardening: what a queue writer or a hostile client cannot do (real Red
       assert.equal(forged.code, 1, "with the key it does not");
       assert.match(forged.stderr, /changed after it was written|not HMAC-chained/);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });

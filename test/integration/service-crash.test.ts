@@ -30,7 +30,7 @@ describe("service under failure: crashes, clamd outages, dead letters", () => {
   ] as const) {
     it(`a worker SIGKILLed mid-scan: the job ${what}`, async () => {
       const gate = await GatedProxy.start(stack.clamd.port);
-      const env = { CLAMAV_PORT: String(gate.port), SCAN_JOB_TIMEOUT_MS: "6000", SCAN_LOCK_DURATION_MS: "8000", SCAN_MAX_STALLED_COUNT: maxStalled, ...stack.scenario(`kill${maxStalled}`) };
+      const env = { CLAMAV_PORT: String(gate.port), SCAN_JOB_TIMEOUT_MS: "6000", SCAN_LOCK_DURATION_MS: "8000", SCAN_MAX_STALLED_COUNT: maxStalled, ...(await stack.scenario(`kill${maxStalled}`)) };
       try {
         const submitter = await stack.daemon({ worker: false, env });
         const events = recordEvents(submitter, "scan_result");
@@ -54,7 +54,7 @@ describe("service under failure: crashes, clamd outages, dead letters", () => {
   }
 
   it("clamd stopped for 30 s during a batch: nothing comes back clean meanwhile; retried jobs then finish right", async () => {
-    const env = { SCAN_JOB_ATTEMPTS: "8", SCAN_RETRY_DELAY_MS: "1000", ...stack.scenario("outage") };
+    const env = { SCAN_JOB_ATTEMPTS: "8", SCAN_RETRY_DELAY_MS: "1000", ...(await stack.scenario("outage")) };
     const daemon = await stack.daemon({ env });
     const events = recordEvents(daemon, "scan_result");
     const submit = async (i: number) => {
@@ -86,7 +86,7 @@ describe("service under failure: crashes, clamd outages, dead letters", () => {
   });
 
   it("jobs that exhaust their attempts stay in the failed list and the CLI re-drives them", async () => {
-    const env = { ...stack.env, CLAMAV_PORT: String(await freePort()), SCAN_JOB_ATTEMPTS: "2", SCAN_RETRY_DELAY_MS: "200", ...stack.scenario("dead") };
+    const env = { ...stack.env, CLAMAV_PORT: String(await freePort()), SCAN_JOB_ATTEMPTS: "2", SCAN_RETRY_DELAY_MS: "200", ...(await stack.scenario("dead")) };
     const broken = await stack.daemon({ env });
     const { fileId, jobId } = await broken.submitFile({ filePath: await stack.file("IM9.dcm", uniqueDicom(999)), fileName: "IM9.dcm", userTier: "premium", userId: "frank" });
     assert.equal((await broken.waitForResult(jobId, 30_000))?.status, "error");

@@ -58,7 +58,7 @@ describe("service under load: every accepted file ends in exactly one final resu
 
   it("Redis restarted (AOF) with jobs waiting: none is lost, the live worker picks up again", async () => {
     const gate = await GatedProxy.start(stack.clamd.port);
-    const queue = { ...stack.scenario("restart"), CLAMAV_PORT: String(gate.port), SCAN_JOB_ATTEMPTS: "8" };
+    const queue = { ...(await stack.scenario("restart")), CLAMAV_PORT: String(gate.port), SCAN_JOB_ATTEMPTS: "8" };
     try {
       const submitter = await stack.daemon({ worker: false, env: queue });
       gate.hold();
@@ -86,7 +86,7 @@ describe("service under load: every accepted file ends in exactly one final resu
   });
 
   it("Redis losing every job (no AOF, a wiped volume): the reconciler queues again what SQLite holds open", async () => {
-    const env = stack.scenario("lost");
+    const env = (await stack.scenario("lost"));
     const submitter = await stack.daemon({ worker: false, env });
     const jobs = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {

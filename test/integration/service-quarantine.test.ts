@@ -139,7 +139,7 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
   it("quarantines encrypted at rest when a key is set, and gives the original bytes back on release", async () => {
     const keyed = await stack.daemon({
       env: {
-        ...stack.scenario("encrypted"),
+        ...(await stack.scenario("encrypted")),
         QUARANTINE_ENCRYPTION_KEY: "ab".repeat(32),
       },
     });
@@ -177,7 +177,7 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
   });
 
   it("a release checks the bytes against the SHA-256 recorded at upload: other bytes stay held", async () => {
-    const daemon = await stack.daemon({ env: stack.scenario("integrity") });
+    const daemon = await stack.daemon({ env: (await stack.scenario("integrity")) });
     const data = eicar();
     const { fileId, jobId } = await daemon.submitFile({ filePath: await stack.file("z.bin", data), fileName: "z.bin", userTier: "free", userId: "erin" });
     await daemon.waitForResult(jobId, 30_000);
@@ -197,7 +197,7 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
   it("a quarantine on another filesystem (copy, fsync, unlink); a move that fails leaves the file held, never clean", async () => {
     const shm = await mkdtemp("/dev/shm/msd-quarantine-");
     try {
-      const env: Record<string, string> = { ...stack.scenario("exdev"), QUARANTINE_DIR: path.join(shm, "q") };
+      const env: Record<string, string> = { ...(await stack.scenario("exdev")), QUARANTINE_DIR: path.join(shm, "q") };
       const across = await stack.daemon({ env });
       const first = await across.submitFile({ filePath: await stack.file("a.bin", eicar()), fileName: "a.bin", userTier: "free", userId: "gina" });
       assert.equal((await across.waitForResult(first.jobId, 30_000))?.status, "infected");

@@ -130,7 +130,7 @@ describe("every tier's numbers, engines and priority (real app, Redis, clamd, YA
   });
 
   it("priority: with one worker and a backlog, an enterprise job queued last runs before the free jobs queued first", async () => {
-    const scenario = stack.scenario("priority");
+    const scenario = (await stack.scenario("priority"));
     const intake = await startApiApp(stack, scenario, "intake");
     try {
       const free = await intake.key("ward-free", "free");

@@ -82,7 +82,7 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
 
   it("over the quota: the result says VirusTotal was unavailable, no worker waits, the lookup happens later", async () => {
     const tight = await FakeVirusTotal.start({ apiKey: API_KEY, perWindow: 1, windowMs: 1500 });
-    const quota = await startApiApp(stack, { ...stack.scenario("quota"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: tight.url, VIRUSTOTAL_FOLLOWUP_DELAY_MS: "2000", VIRUSTOTAL_TENANT_SHARE_PERCENT: "100" });
+    const quota = await startApiApp(stack, { ...(await stack.scenario("quota")), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: tight.url, VIRUSTOTAL_FOLLOWUP_DELAY_MS: "2000", VIRUSTOTAL_TENANT_SHARE_PERCENT: "100" });
     try {
       const key = await quota.key("q", "gold");
       const first = await upload(quota, key, buildDicom(), { query: "?wait=30" });
@@ -116,7 +116,7 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
   });
 
   it("the shared limiter refuses over VIRUSTOTAL_REQUESTS_PER_MINUTE without calling; a wrong key shows in /health/ready", async () => {
-    const limited = await startApiApp(stack, { ...stack.scenario("limited"), VIRUSTOTAL_API_KEY: "wrong-key", VIRUSTOTAL_API_URL: vt.url, VIRUSTOTAL_REQUESTS_PER_MINUTE: "1", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
+    const limited = await startApiApp(stack, { ...(await stack.scenario("limited")), VIRUSTOTAL_API_KEY: "wrong-key", VIRUSTOTAL_API_URL: vt.url, VIRUSTOTAL_REQUESTS_PER_MINUTE: "1", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
     try {
       const key = await limited.key("l", "gold");
       // The limiter counts per clock minute: both lookups must fall into one, whatever the time.
@@ -137,7 +137,7 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
   });
 
   it("VIRUSTOTAL_REQUIRED=true: a gold file VirusTotal has not answered for is 409 VIRUSTOTAL_PENDING; premium files are served", async () => {
-    const required = await startApiApp(stack, { ...stack.scenario("required"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: `http://127.0.0.1:${await freePort()}/api/v3`, VIRUSTOTAL_REQUIRED: "true", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
+    const required = await startApiApp(stack, { ...(await stack.scenario("required")), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: `http://127.0.0.1:${await freePort()}/api/v3`, VIRUSTOTAL_REQUIRED: "true", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
     try {
       const gold = await required.key("rg", "gold");
       const premium = await required.key("rp", "premium");
@@ -153,7 +153,7 @@ describe("VirusTotal v3 against the fake server (real app, Redis, clamd)", () =>
   });
 
   it("each tenant gets a share of the quota (VIRUSTOTAL_TENANT_SHARE_PERCENT): one gold tenant cannot use up everyone's lookups", async () => {
-    const shared = await startApiApp(stack, { ...stack.scenario("share"), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: vt.url, VIRUSTOTAL_REQUESTS_PER_DAY: "4", VIRUSTOTAL_TENANT_SHARE_PERCENT: "25", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
+    const shared = await startApiApp(stack, { ...(await stack.scenario("share")), VIRUSTOTAL_API_KEY: API_KEY, VIRUSTOTAL_API_URL: vt.url, VIRUSTOTAL_REQUESTS_PER_DAY: "4", VIRUSTOTAL_TENANT_SHARE_PERCENT: "25", VIRUSTOTAL_MAX_FOLLOWUPS: "0" });
     try {
       const [greedy, other] = [await shared.key("greedy", "gold"), await shared.key("other", "gold")];
       const first = (await upload(shared, greedy, patient("SHARE^ONE"), { query: "?wait=30" })).body.result as ScanResult;
