@@ -95,7 +95,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const store = await openStore(storeSettings(config));
     this.closers.push(() => store.close());
     await store.audit.markKeyed();
-    const storage = new FileStorage(config.dataDir);
+    const storage = new FileStorage(config.dataDir, config.databaseUrl ? config.hostId : undefined);
     await storage.init();
     const vault = new QuarantineVault(config.quarantine.dir, config.quarantine.encryptionKey);
     await vault.init();

@@ -19,13 +19,13 @@ const N = Number(process.env.BENCH_FILES ?? 400);
 const CLK_TCK = 100;
 
 /** `count` jobs over `clients` concurrent loops: files/s and latency percentiles. */
-async function run(count: number, clients: number, job: (i: number) => Promise<void>) {
+export async function run(count: number, clients: number, job: (i: number) => Promise<void>) {
   const { seconds, latencies } = await drive(count, clients, job);
   return { files: count, filesPerSecond: Math.round((count / seconds) * 10) / 10, p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)) };
 }
 
 /** CPU seconds (user + system, every thread) of the app's processes: supervisord programs of the scan-daemon group. */
-async function appCpuSeconds(appliance: Appliance): Promise<number> {
+export async function appCpuSeconds(appliance: Appliance): Promise<number> {
   const programs = await appliance.programs();
   let ticks = 0;
   for (const name of Object.keys(programs).filter((n) => n.startsWith("scan-daemon"))) {

@@ -11,6 +11,12 @@ export interface AuditReport {
   readonly head: string;
   /** The first entry chained with AUDIT_HMAC_KEY, or null when none is. */
   readonly keyedFrom: number | null;
+  /**
+   * Lines of transactions that did not commit: a line goes to the log before its COMMIT, and a
+   * COMMIT that fails (the database restarted, the process died) leaves it there, superseded by
+   * the next line of the same sequence number. Not part of the chain; reported, not a problem.
+   */
+  readonly rolledBack: number;
   readonly problems: readonly string[];
 }
 
@@ -88,24 +94,29 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
   if (!exists) {
     const owed = options.host !== undefined ? mine.size : tableEntries;
     if (owed > 0) report(`${logPath} is missing but the audit table holds ${owed} entries${options.host !== undefined ? ` host ${options.host} wrote` : ""}`);
-    return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, problems };
+    return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, rolledBack: 0, problems };
   }
 
-  let lineNo = 0;
   let filePrev = GENESIS_HASH;
   let fileSeq = 0;
-  const lines = readline.createInterface({ input: createReadStream(logPath), crlfDelay: Infinity });
-  for await (const text of lines) {
-    lineNo++;
-    let parsed: { seq?: unknown; prev?: unknown; mac?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
+  let rolledBack = 0;
+  const ownSeqs = new Set(mine);
+  const check = (line: LogLine, next: LogLine | undefined) => {
+    const { lineNo, parsed, seq, hash } = line;
+    if (!parsed) {
       report(`line ${lineNo}: not a JSON audit entry`);
-      filePrev = lineHash(text);
-      continue;
+      filePrev = hash;
+      return;
     }
-    const seq = Number(parsed.seq);
+    // Written before its COMMIT, which then failed (the database went away, the process died):
+    // the next line takes the same sequence number and is the entry the table holds, or, in a
+    // deployment, the table holds that number as another host's entry.
+    const superseded = next?.parsed && next.seq === seq && byRow.get(seq) === next.hash;
+    const takenByAnother = options.host !== undefined && byRow.has(seq) && !ownSeqs.has(seq);
+    if (byRow.get(seq) !== hash && (superseded || takenByAnother)) {
+      rolledBack++;
+      return;
+    }
     if (options.host !== undefined) {
       if (!(seq > fileSeq)) report(`line ${lineNo}: entry ${seq} follows entry ${fileSeq}: out of order`);
       if (parsed.prev !== (seq === 1 ? GENESIS_HASH : byRow.get(seq - 1))) report(`line ${lineNo}: entry ${seq} does not follow entry ${seq - 1} of the chain`);
@@ -117,16 +128,40 @@ export async function verifyAuditTrail(rows: AsyncIterable<AuditRow>, logPath: s
     const keyedLine = parsed.mac === KEYED;
     if (keyedLine && !key) report(`line ${lineNo}: entry ${seq} is HMAC-chained: set AUDIT_HMAC_KEY to verify it`);
     fileOrder.check(seq, keyedLine, `line ${lineNo}`, report);
-    const hash = lineHash(text, keyedLine ? key : undefined);
     const inTable = byRow.get(seq);
     if (inTable === undefined) report(`line ${lineNo}: entry ${seq} is not in the audit table`);
     else if (inTable !== hash) report(`line ${lineNo}: entry ${seq} differs from the audit table (the line was changed)`);
     filePrev = hash;
     fileSeq = seq;
+  };
+  let held: LogLine | undefined;
+  let lineNo = 0;
+  for await (const text of readline.createInterface({ input: createReadStream(logPath), crlfDelay: Infinity })) {
+    const line = parseLine(++lineNo, text, key);
+    if (held) check(held, line);
+    held = line;
   }
+  if (held) check(held, undefined);
   if (options.host !== undefined) {
     const missing = [...mine];
     if (missing.length > 0) report(`${logPath} lacks ${missing.length} entries host ${options.host} wrote (first: ${missing[0]})`);
   } else if (fileSeq < expectedSeq - 1) report(`${logPath} ends at entry ${fileSeq} but the audit table holds entries up to ${expectedSeq - 1}`);
-  return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, problems };
+  return { ok: problems.length === 0, entries: tableEntries, head: prev, keyedFrom: tableOrder.first, rolledBack, problems };
+}
+
+interface LogLine {
+  readonly lineNo: number;
+  readonly parsed: { seq?: unknown; prev?: unknown; mac?: unknown } | null;
+  readonly seq: number;
+  /** The hash the line's entry would have in the table (keyed when the line says so). */
+  readonly hash: string;
+}
+
+function parseLine(lineNo: number, text: string, key: Buffer | undefined): LogLine {
+  try {
+    const parsed = JSON.parse(text) as { seq?: unknown; prev?: unknown; mac?: unknown };
+    return { lineNo, parsed, seq: Number(parsed.seq), hash: lineHash(text, parsed.mac === KEYED ? key : undefined) };
+  } catch {
+    return { lineNo, parsed: null, seq: NaN, hash: lineHash(text) };
+  }
 }

@@ -80,6 +80,7 @@ export async function auditCommand(args: string[], out: Out, err: Out, config = 
     }
     const keyed = report.keyedFrom === null ? "" : `, HMAC-chained from entry ${report.keyedFrom}`;
     out(`audit trail intact: ${report.entries} entries${keyed}, head ${report.entries}:${report.head}`);
+    if (report.rolledBack > 0) out(`${report.rolledBack} line(s) in ${store.audit.logPath} belong to transactions that did not commit; each is followed by the entry that did`);
     return 0;
   }, config);
 }

@@ -13,15 +13,17 @@ export interface StoredFile {
 
 /**
  * DATA_DIR/files holds accepted files by id (never by the client's name); DATA_DIR/incoming
- * holds bytes still arriving, which never count as stored.
+ * holds bytes still arriving, which never count as stored. In a deployment whose hosts share
+ * DATA_DIR, each host receives into a folder of its own under incoming (named by HOST_ID), on
+ * the same filesystem as files/, so that a move into files/ stays a rename.
  */
 export class FileStorage {
   readonly filesDir: string;
   readonly incomingDir: string;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, hostFolder?: string) {
     this.filesDir = path.join(dataDir, "files");
-    this.incomingDir = path.join(dataDir, "incoming");
+    this.incomingDir = path.join(dataDir, "incoming", ...(hostFolder ? [hostFolder] : []));
   }
 
   async init(): Promise<void> {

@@ -33,8 +33,10 @@ export class PostgresDatabase implements Database {
   private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly pool: pg.Pool) {
-    // An idle connection that the server closes (a restart) must not become an uncaught error.
+    // A connection the server closes (a restart, a failover) must not become an uncaught error:
+    // an idle one is dropped by the pool, and a busy one fails its query, which is what counts.
     pool.on("error", () => undefined);
+    pool.on("connect", (client) => client.on("error", () => undefined));
   }
 
   static async open(url: string, applicationName = "medical-scan-daemon"): Promise<PostgresDatabase> {

@@ -21,6 +21,18 @@ describe("the image's files, checked without a Docker engine", () => {
     assert.match(config, /REDISCLI_AUTH/);
   });
 
+  it("the scale-out compose file: PostgreSQL and Redis with passwords, appliances with their own HOST_ID on shared data and quarantine volumes", () => {
+    const env = { REDIS_PASSWORD: "compose-check-password", POSTGRES_PASSWORD: "compose-check-pg" };
+    run("docker-compose", ["-f", "docker-compose.scale.yml", "config", "-q"], env);
+    assert.throws(() => run("docker-compose", ["-f", "docker-compose.scale.yml", "config", "-q"], { ...env, POSTGRES_PASSWORD: "" }), /set POSTGRES_PASSWORD in \.env/);
+    const config = run("docker-compose", ["-f", "docker-compose.scale.yml", "config"], env);
+    assert.match(config, /DATABASE_URL: postgres:\/\/scan_daemon:compose-check-pg@postgres:5432\/scan_daemon/);
+    assert.match(config, /HOST_ID: appliance-a/);
+    assert.match(config, /HOST_ID: appliance-b/);
+    assert.equal(config.match(/- app-data:\/var\/lib\/medical-scan-daemon\/data:rw/g)?.length, 2, "both appliances mount one DATA_DIR");
+    assert.equal(config.match(/- quarantine_data:\/var\/lib\/medical-scan-daemon\/quarantine:rw/g)?.length, 2, "and one QUARANTINE_DIR");
+  });
+
   it("shellcheck passes on every script", () => {
     const scripts = [...readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".sh")).map((f) => `scripts/${f}`), "healthcheck/health-check.sh", ".ci/run"];
     run("shellcheck", ["-x", ...scripts]);

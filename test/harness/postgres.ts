@@ -63,6 +63,11 @@ export class PostgresInstance {
     return this.url(name);
   }
 
+  /** The postmaster's pid (its server processes are its children). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   url(database: string): string {
     return `postgres://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
   }

@@ -117,7 +117,7 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     assert.ok(race.some((r) => r.status === "rejected" && (r.reason as SubmitRejectedError).code === "DUPLICATE_FILE"));
     const winner = await daemon.getFile("raced-id");
     assert.equal(sha256(await readFile(winner.storedPath!)), winner.sha256, "the loser did not overwrite the winner's bytes");
-    assert.deepEqual(await readdir(path.join(stack.env.DATA_DIR!, "incoming")), []);
+    assert.deepEqual(await readdir(daemon.incomingDir), []);
     const owned = (await readdir(path.join(stack.env.DATA_DIR!, "files"))).filter((n) => n === "fixed-id-1");
     assert.equal(owned.length, 1);
   });
