@@ -45,36 +45,22 @@ export class PostgresDatabase implements Database {
     return db;
   }
 
-  async run(sql: string, params: SqlParams = []): Promise<{ changes: number }> {
-    return this.withClient(async (client) => ({ changes: (await client.query(numbered(sql), [...params])).rowCount ?? 0 }));
+  run(sql: string, params?: SqlParams): Promise<{ changes: number }> {
+    return this.withClient((client) => executor(client).run(sql, params));
   }
 
-  async get<T>(sql: string, params: SqlParams = []): Promise<T | undefined> {
-    return (await this.all<T>(sql, params))[0];
+  get<T>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return this.withClient((client) => executor(client).get<T>(sql, params));
   }
 
-  async all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
-    return this.withClient(async (client) => (await client.query(numbered(sql), [...params])).rows as T[]);
+  all<T>(sql: string, params?: SqlParams): Promise<T[]> {
+    return this.withClient((client) => executor(client).all<T>(sql, params));
   }
 
   async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
     if (this.waiting >= MAX_WAITING_TRANSACTIONS) throw new StoreBusyError(this.waiting);
     this.waiting++;
-    const turn = this.chain.then(() => this.withClient(async (client) => {
-        await client.query("BEGIN");
-        try {
-          await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
-          const steps: (() => Promise<void>)[] = [];
-          const exec = executor(client);
-          const value = await body({ ...exec, beforeCommit: (step) => steps.push(step) });
-          await Promise.all(steps.map((step) => step()));
-          await client.query("COMMIT");
-          return value;
-        } catch (err) {
-          await client.query("ROLLBACK").catch(() => undefined);
-          throw err;
-        }
-      }));
+    const turn = this.chain.then(() => this.withClient((client) => inTransaction(client, body)));
     this.chain = turn.catch(() => undefined);
     try {
       return await turn;
@@ -145,6 +131,22 @@ export class PostgresDatabase implements Database {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+}
+
+/** BEGIN, the deployment's write lock, the body, its beforeCommit steps, COMMIT; ROLLBACK on any failure. */
+async function inTransaction<T>(client: pg.PoolClient, body: (tx: Transaction) => Promise<T>): Promise<T> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
+    const steps: (() => Promise<void>)[] = [];
+    const value = await body({ ...executor(client), beforeCommit: (step) => steps.push(step) });
+    await Promise.all(steps.map((step) => step()));
+    await client.query("COMMIT");
+    return value;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
   }
 }
 
