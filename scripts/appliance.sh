@@ -28,6 +28,12 @@ elif [[ $LOCAL_REDIS == true ]]; then
 else
   redis_at="$REDIS_HOST:$REDIS_PORT"
 fi
-echo "appliance: home $APPLIANCE_HOME, API on :$PORT, WebSockets on :$SCAN_DAEMON_WS_PORT, clamd on :$CLAMAV_PORT, redis $redis_at"
+# DATABASE_URL holds a password too.
+if [[ -n ${DATABASE_URL:-} ]]; then
+  store_at="PostgreSQL from DATABASE_URL, host ${HOST_ID:-$(hostname)}"
+else
+  store_at="SQLite in $DATA_DIR"
+fi
+echo "appliance: home $APPLIANCE_HOME, API on :$PORT, WebSockets on :$SCAN_DAEMON_WS_PORT, clamd on :$CLAMAV_PORT, redis $redis_at, store: $store_at"
 echo "appliance: status with 'npx scan-daemon status' or 'supervisorctl -c $SUPERVISOR_CONF status' (same environment)"
 exec supervisord --nodaemon --configuration "$SUPERVISOR_CONF"

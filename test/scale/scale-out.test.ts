@@ -148,4 +148,12 @@ describe("scale-out: two appliances, one deployment (PostgreSQL, Redis, shared v
       assert.match(verified.output, /intact/);
     }
   });
+
+  it("each appliance says which store it runs on, without the URL", async () => {
+    for (const [host, id] of [[a, "host-a"], [b, "host-b"]] as const) {
+      const output = await host.stop();
+      assert.match(output, new RegExp(`store: PostgreSQL from DATABASE_URL, host ${id}`));
+      assert.ok(!output.includes(host.env.DATABASE_URL!), "the output holds DATABASE_URL");
+    }
+  });
 });
