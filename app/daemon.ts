@@ -10,6 +10,7 @@ import { openDownload, type Download } from "./intake/downloads.ts";
 import { checkReadiness, probeClamd, type ClamdStatus, type Readiness, type ScanWorkerSummary } from "./health/readiness.ts";
 import { createLogger, QUEUE_COMPONENT, type Logger } from "./log.ts";
 import type { ScanResult } from "./verdict/scan-result.ts";
+import { claimQueue } from "./queue/queue-owner.ts";
 import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
 import { ScanQueue, type FailedJob, type QueueCounts, type ScanJobData } from "./queue/scan-queue.ts";
 import { ScanWorker } from "./queue/scan-worker.ts";
@@ -103,6 +104,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     const redis = await connectRedis(config.redis.url, log, "daemon");
     this.closers.push(() => redis.close());
     const prefix = `msd:${config.queue.name}`;
+    await claimQueue(redis, prefix, config.queue.name, store.deploymentId);
     const bus = await EventBus.create(redis, prefix, log);
     this.closers.push(() => bus.close());
     bus.on((event) => this.emit(event.type, event as never));

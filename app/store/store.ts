@@ -18,6 +18,8 @@ import { SqliteDatabase } from "./sqlite.ts";
 /** The database (SQLite under DATA_DIR, or PostgreSQL) and its tables, migrated to this build's schema. */
 export interface Store {
   readonly db: Database;
+  /** The deployment this store is the record of: made once, kept in service_meta. */
+  readonly deploymentId: string;
   readonly files: FileRepo;
   readonly scans: ScanRepo;
   readonly quarantine: QuarantineRepo;
@@ -55,6 +57,7 @@ export function storeSettings(config: Pick<Config, "dataDir" | "queue" | "logDir
 export async function openStore(settings: StoreSettings): Promise<Store> {
   const { dataDir, queueName, logDir, auditKey, databaseUrl, hostId } = settings;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  let deploymentId: string;
   const db: Database = databaseUrl
     ? await PostgresDatabase.open(databaseUrl, `medical-scan-daemon@${os.hostname()}`)
     : await SqliteDatabase.open(path.join(dataDir, DATABASE_FILE));
@@ -64,7 +67,8 @@ export async function openStore(settings: StoreSettings): Promise<Store> {
     if (owner !== queueName) {
       throw new ConfigError([`SCAN_QUEUE_NAME=${JSON.stringify(queueName)}: the store (${databaseUrl ? "DATABASE_URL" : `DATA_DIR ${dataDir}`}) belongs to queue ${JSON.stringify(owner)}; give each queue its own`]);
     }
-    if (databaseUrl) await claimDataDir(dataDir, await claimOnce(db, "deployment_id", randomUUID()));
+    deploymentId = (await claimOnce(db, "deployment_id", randomUUID()))!;
+    if (databaseUrl) await claimDataDir(dataDir, deploymentId);
   } catch (err) {
     await db.close();
     throw err;
@@ -72,6 +76,7 @@ export async function openStore(settings: StoreSettings): Promise<Store> {
   const auditLog = AuditLogFile.inDir(logDir);
   return {
     db,
+    deploymentId,
     files: new FileRepo(db),
     scans: new ScanRepo(db),
     quarantine: new QuarantineRepo(db),
@@ -92,7 +97,7 @@ async function claimOnce(db: Database, key: string, value: string): Promise<stri
   });
 }
 
-async function claimDataDir(dataDir: string, deploymentId: string | undefined): Promise<void> {
+async function claimDataDir(dataDir: string, deploymentId: string): Promise<void> {
   const file = path.join(dataDir, DEPLOYMENT_FILE);
   await writeFile(file, `${deploymentId}\n`, { flag: "wx", mode: 0o600 }).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== "EEXIST") throw err;

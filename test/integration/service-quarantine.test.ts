@@ -194,6 +194,11 @@ describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)"
     await assert.rejects(stack.daemon({ env: { SCAN_QUEUE_NAME: "someone-else" } }), (e: unknown) => e instanceof ConfigError && /SCAN_QUEUE_NAME.*belongs to queue/.test(e.message));
   });
 
+  it("refuses to start on this Redis's queue with a store of its own (it would take jobs whose files are in another store)", async () => {
+    const foreign = { ...(await stack.scenario("foreign")), SCAN_QUEUE_NAME: stack.env.SCAN_QUEUE_NAME! };
+    await assert.rejects(stack.daemon({ env: foreign }), (e: unknown) => e instanceof ConfigError && /this Redis's queue belongs to another deployment/.test(e.message));
+  });
+
   it("a quarantine on another filesystem (copy, fsync, unlink); a move that fails leaves the file held, never clean", async () => {
     const shm = await mkdtemp("/dev/shm/msd-quarantine-");
     try {
