@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
@@ -66,7 +67,8 @@ export class EnginePool {
 
   /** The engine's scan, run in a pool thread; errors come back as the classes the pipeline maps. */
   async scan(engine: ThreadEngine, ctx: ScanContext): Promise<ScanOutcome> {
-    const size = ctx.request.digest?.size ?? ctx.facts?.size;
+    // Validation runs first, before there are facts: then the file's size on disk decides.
+    const size = ctx.request.digest?.size ?? ctx.facts?.size ?? (await stat(ctx.file.path).then((s) => s.size, () => undefined));
     const isLarge = size === undefined || size >= PROGRESS_MIN_BYTES;
     const channel = isLarge ? new MessageChannel() : null;
     channel?.port1.on("message", (fraction: number) => ctx.progress(fraction));
