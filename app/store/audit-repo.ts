@@ -49,7 +49,7 @@ export function rowLine(row: AuditRow, keyed: boolean): string {
 /**
  * The audit table and logs/scan-audit.log, one chain for both: each entry's hash is the
  * SHA-256 of its log line, and each line holds the hash of the line before. The line is
- * written inside the caller's transaction, under SQLite's write lock, so entries from every
+ * written inside the caller's transaction, under the store's write lock, so entries from every
  * process reach the file in the order of their sequence numbers; an action, its row and its
  * line stand or fall together. In a deployment (PostgreSQL) the chain is the deployment's:
  * each entry names the host that wrote it, and each host's log holds the lines it wrote.

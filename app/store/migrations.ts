@@ -3,8 +3,9 @@ import type { Database } from "./database.ts";
 /**
  * Schema versions, applied in order: one list for both databases, written in SQLite's DDL and
  * spelled for PostgreSQL by its `ddl()`; the version is recorded in SQLite's `user_version` or
- * PostgreSQL's `schema_version` table. Never edit a released step: add the next one. `scan_results` and `scan_queue_status` keep the seed's
- * column names (outside readers depend on them) and add columns after them.
+ * PostgreSQL's `schema_version` table. Never edit a released step: add the next one.
+ * `scan_results` and `scan_queue_status` keep the seed's column names (outside readers depend
+ * on them) and add columns after them.
  */
 const MIGRATIONS: readonly string[] = [
   `
