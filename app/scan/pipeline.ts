@@ -183,6 +183,8 @@ export class ScanPipeline {
       return { run: { ran: false, ms, version: known?.label, error: describe(err) } };
     } finally {
       clearTimeout(timer);
+      // An engine that reports nothing of its own (a small file's) still moves the bar when it is done.
+      progress(1);
     }
   }
 }
