@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
+import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { errors, type File as UploadedFile } from "formidable";
 import type { Context, Middleware } from "koa";
@@ -29,7 +30,8 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * hashed on the way (formidable). Once received, the submission owns it: it moves it under the
  * file's id or removes it. Until then, whatever formidable wrote is removed here, once its
  * stream is closed: formidable opens a part's file even after it has failed the request (the
- * second file of a two-file body), so removing by name alone could run before the file exists.
+ * second file of a two-file body, a file after one field too many), so removing by name alone
+ * could run before the file exists, and a part begun after that gets no file at all.
  */
 /** What the upload route uses of the daemon. */
 export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "submitUpload" | "waitForResult"> & EstimateParts;
@@ -45,13 +47,17 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     const today = await daemon.dailyUse(userId, tier);
     if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, limits, today.retryAfterSeconds));
     const written: WriteStream[] = [];
-    const openFile = () => {
+    let settled = false;
+    // formidable may still begin a part from bytes it had already read when it failed the
+    // request: once the request is settled, such a part's bytes go nowhere.
+    const openFile = (): Writable => {
+      if (settled) return new Writable({ write: (_chunk, _encoding, done) => done() });
       written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: 0o600 }));
       return written.at(-1)!;
     };
     let handedOver = false;
     try {
-      const { fields, file } = await receive(ctx, openFile, tier, limits);
+      const { fields, file } = await receive(ctx, openFile, tier, limits).finally(() => (settled = true));
       handedOver = true;
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
@@ -83,7 +89,7 @@ function parseWait(raw: unknown): number {
   return n;
 }
 
-async function receive(ctx: Context, openFile: () => WriteStream, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+async function receive(ctx: Context, openFile: () => Writable, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
   try {
     await koaBody({
       multipart: true,

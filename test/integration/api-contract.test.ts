@@ -181,6 +181,22 @@ describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
     assert.equal(await incomingLeft(), 0);
   });
 
+  it("bodies refused for too many parts leave no file, also from a part the parser begins after refusing", async () => {
+    const key = await app.key("parts-user", "gold");
+    for (let i = 0; i < 20; i++) {
+      const two = new FormData();
+      two.append("file", new Blob([buildDicom()]), "a.dcm");
+      two.append("file", new Blob([buildDicom()]), "b.dcm");
+      const res = await fetch(`${app.base}/api/medical-files/upload`, { method: "POST", body: two, headers: { authorization: `Bearer ${key}` } });
+      saw({ status: res.status, body: (await res.json()) as Record<string, unknown> });
+      const fields = Object.fromEntries(Array.from({ length: 20 }, (_, j) => [`f${j}`, "x"]));
+      assert.equal(saw(await upload(app, key, buildDicom(), { fields })).status, 400);
+    }
+    // The parser opens a part's file a moment after it has refused the request: give it that moment.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await incomingLeft(), 0);
+  });
+
   it("a client that disconnects mid-upload leaves no file, no job and no count", async () => {
     const before = await app.service.daemon.dailyUse("frank", "free");
     const outcome = await rawUpload(app, {
