@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
@@ -34,47 +33,45 @@ export type EngineReply =
   | { readonly ok: true; readonly outcome: ScanOutcome }
   | { readonly ok: false; readonly error: { readonly kind: "engine" | "rejected" | "other"; readonly code: string; readonly message: string; readonly retryable: boolean } };
 
-/**
- * Below this a file is small: an engine takes milliseconds and reports no progress of its own
- * (a channel per task cost more than its share of the scan), and runs in the small files' pool.
- */
+/** Below this an engine takes milliseconds and reports no progress of its own: a channel per task cost more than its share of the scan. */
 const PROGRESS_MIN_BYTES = 1024 * 1024;
 /** Heap per engine thread: a parse that runs away with memory ends its thread, not the process. */
 const THREAD_HEAP_MB = 512;
 /** Engine threads yield the CPU to the process's own event loop and to intake. */
 const THREAD_NICE = 10;
-/** Threads for large files yield it to small files' threads too, whoever sent the large ones. */
-const LARGE_THREAD_NICE = 19;
 
 /**
- * The worker threads that run validation, YARA-X and analysis, in two pools: small files (under
- * 1 MiB, most of a ward's work) and large ones, which get a quarter of the threads at the lowest
- * CPU priority. A tenant's large or hostile files then queue among themselves, and wait for the
- * CPU behind everyone's small files, instead of taking every thread. A task whose signal aborts
- * (the pipeline's deadline for that engine) has its thread terminated and replaced: the runaway
+ * The worker threads that run validation, YARA-X and analysis. A task whose signal aborts (the
+ * pipeline's deadline for that engine) has its thread terminated and replaced: the runaway
  * parse stops, and the engine's result is the timeout the pipeline already recorded.
  */
 export class EnginePool {
-  private readonly small: Piscina<EngineTask, EngineReply>;
-  private readonly large: Piscina<EngineTask, EngineReply>;
+  private readonly piscina: Piscina<EngineTask, EngineReply>;
 
   /** `threadFile`: the module a thread runs (service/engine-thread), whose default export takes an EngineTask. */
   constructor(threadFile: string, setup: ThreadSetup, threads: number) {
-    const largeThreads = Math.max(1, Math.floor(threads / 4));
-    this.small = startPool(threadFile, setup, Math.max(1, threads - largeThreads), THREAD_NICE);
-    this.large = startPool(threadFile, setup, largeThreads, LARGE_THREAD_NICE);
+    this.piscina = new Piscina({
+      filename: threadFile,
+      workerData: setup,
+      // All started at once and kept (none is above the minimum, so none idles out): a thread's
+      // start (modules, YARA rules) takes longer than a small scan.
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: 1,
+      atomics: "disabled",
+      niceIncrement: THREAD_NICE,
+      resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+    });
   }
 
   /** The engine's scan, run in a pool thread; errors come back as the classes the pipeline maps. */
   async scan(engine: ThreadEngine, ctx: ScanContext): Promise<ScanOutcome> {
-    // Validation runs first, before there are facts: then the file's size on disk decides.
-    const size = ctx.request.digest?.size ?? ctx.facts?.size ?? (await stat(ctx.file.path).then((s) => s.size, () => undefined));
-    const isLarge = size === undefined || size >= PROGRESS_MIN_BYTES;
-    const channel = isLarge ? new MessageChannel() : null;
+    const size = ctx.request.digest?.size ?? ctx.facts?.size;
+    const channel = size === undefined || size >= PROGRESS_MIN_BYTES ? new MessageChannel() : null;
     channel?.port1.on("message", (fraction: number) => ctx.progress(fraction));
     try {
       const task: EngineTask = { engine, request: ctx.request, file: ctx.file, targets: ctx.targets, facts: ctx.facts, workDirPath: ctx.workDirPath, progress: channel?.port2 };
-      const reply = await (isLarge ? this.large : this.small).run(task, { transferList: channel ? [channel.port2] : [], signal: ctx.signal });
+      const reply = await this.piscina.run(task, { transferList: channel ? [channel.port2] : [], signal: ctx.signal });
       if (reply.ok) return reply.outcome;
       const { kind, code, message, retryable } = reply.error;
       if (kind === "engine") throw new EngineError(code as EngineErrorCode, message, retryable);
@@ -87,27 +84,12 @@ export class EnginePool {
 
   /** The engine threads running now; a thread ended at a deadline is replaced by a new one. */
   threadIds(): number[] {
-    return [...this.small.threads, ...this.large.threads].map((t) => t.threadId);
+    return this.piscina.threads.map((t) => t.threadId);
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.small.destroy(), this.large.destroy()]);
+  close(): Promise<void> {
+    return this.piscina.destroy();
   }
-}
-
-function startPool(threadFile: string, setup: ThreadSetup, threads: number, nice: number): Piscina<EngineTask, EngineReply> {
-  return new Piscina({
-    filename: threadFile,
-    workerData: setup,
-    // All started at once and kept (none is above the minimum, so none idles out): a thread's
-    // start (modules, YARA rules) takes longer than a small scan.
-    minThreads: threads,
-    maxThreads: threads,
-    concurrentTasksPerWorker: 1,
-    atomics: "disabled",
-    niceIncrement: nice,
-    resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
-  });
 }
 
 /** A scanner whose versions are known here and whose scans run in the pool. */
