@@ -308,10 +308,10 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     return probeClamd(this.use().clamd);
   }
 
-  reconcile(): Promise<ReconcileReport> {
+  reconcile(now?: Date): Promise<ReconcileReport> {
     const { reconciler } = this.use();
     if (!reconciler) throw new Error("reconcile runs in a worker process");
-    return reconciler.run();
+    return reconciler.run(now);
   }
 
   applyRetention(now = new Date()): Promise<{ purged: number; expired: number }> {

@@ -4,6 +4,13 @@ import type { Store } from "../store/store.ts";
 import type { ScanQueue } from "./scan-queue.ts";
 import { jobData, type ScanWorker } from "./scan-worker.ts";
 
+/**
+ * A job is written to the store first and added to Bull a moment later; one younger than this
+ * that Bull does not hold yet is still on its way there, not lost. Queued again by this pass it
+ * would lose its delay (a VirusTotal follow-up would run at once).
+ */
+export const IN_FLIGHT_MS = 10_000;
+
 export interface ReconcileReport {
   /** Open jobs that Redis had lost, queued again under the same id. */
   readonly requeued: number;
@@ -29,11 +36,11 @@ export class Reconciler {
     private readonly log: Logger,
   ) {}
 
-  async run(): Promise<ReconcileReport> {
-    return (await this.store.db.exclusively("reconcile", () => this.pass())) ?? { requeued: 0, failed: 0, quarantined: 0 };
+  async run(now = new Date()): Promise<ReconcileReport> {
+    return (await this.store.db.exclusively("reconcile", () => this.pass(now.getTime()))) ?? { requeued: 0, failed: 0, quarantined: 0 };
   }
 
-  private async pass(): Promise<ReconcileReport> {
+  private async pass(now: number): Promise<ReconcileReport> {
     let requeued = 0;
     let failed = 0;
     let quarantined = 0;
@@ -44,6 +51,7 @@ export class Reconciler {
       const job = await this.queue.getJob(entry.jobId);
       const state = job ? await job.getState() : "missing";
       if (state === "missing") {
+        if (now - Date.parse(entry.createdAt) < IN_FLIGHT_MS) continue;
         await this.queue.add(entry.jobId, data);
         requeued++;
       } else if (state === "failed" || (state === "completed" && !(await this.store.scans.hasResult(entry.jobId)))) {
