@@ -3,6 +3,7 @@ import type { Middleware } from "koa";
 import { AuthError } from "../errors/auth-error.ts";
 import { ContentUnavailableError } from "../errors/content-unavailable-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
+import { QueueUnavailableError } from "../errors/queue-unavailable-error.ts";
 import { StoreBusyError } from "../errors/store-busy-error.ts";
 import { StoreUnavailableError } from "../errors/store-unavailable-error.ts";
 import { SubmitRejectedError, type SubmitRejectedCode } from "../errors/submit-rejected-error.ts";
@@ -34,7 +35,9 @@ export function errorMiddleware(log: Logger): Middleware<ApiState> {
       if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, "NOT_FOUND", `no route ${ctx.method} ${ctx.path}`);
     } catch (err) {
       const mapped = toApiError(err);
-      if (mapped.status >= 500) log.error({ err, requestId: ctx.state.requestId, route: routeOf(ctx) }, "request failed");
+      // A 503 is a dependency away (Redis, the database), said once per request, not a fault of this code.
+      if (mapped.status === 503) log.warn({ requestId: ctx.state.requestId, route: routeOf(ctx), code: mapped.code, cause: errorCause(err) }, "request refused: a dependency is away");
+      else if (mapped.status >= 500) log.error({ err, requestId: ctx.state.requestId, route: routeOf(ctx) }, "request failed");
       ctx.status = mapped.status;
       ctx.set(mapped.headers);
       ctx.body = { error: { code: mapped.code, message: mapped.message } };
@@ -58,11 +61,16 @@ export function toApiError(err: unknown): ApiError {
   }
   if (err instanceof NotFoundError) return new ApiError(404, err.code, err.message);
   if (err instanceof StoreBusyError) return new ApiError(503, err.code, err.message, { "Retry-After": "1" });
-  if (err instanceof StoreUnavailableError) return new ApiError(503, err.code, err.message, { "Retry-After": "5" });
+  if (err instanceof StoreUnavailableError || err instanceof QueueUnavailableError) return new ApiError(503, err.code, err.message, { "Retry-After": "5" });
   if (err instanceof ContentUnavailableError) return new ApiError(err.code === "FILE_EXPIRED" ? 410 : 409, err.code, err.message);
   const status = (err as { status?: unknown }).status;
   if (typeof status === "number" && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
     return new ApiError(status, HTTP_CODES[status] ?? `HTTP_${status}`, (err as Error).message);
   }
   return new ApiError(500, "INTERNAL_ERROR", "internal error; the request id identifies it in the server log");
+}
+
+function errorCause(err: unknown): string | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : undefined;
 }

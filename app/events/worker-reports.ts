@@ -1,5 +1,5 @@
 import os from "node:os";
-import type { RedisConnection } from "../store/redis-connection.ts";
+import { orQueueUnavailable, type RedisConnection } from "../store/redis-connection.ts";
 
 /** One process's metrics as `Registry.getMetricsAsJSON()` gives them. */
 export type MetricsSnapshot = readonly object[];
@@ -40,11 +40,11 @@ export class WorkerReports {
     await this.redis.hDel(this.key, this.id);
   }
 
-  /** The other live workers' reports; stale ones are dropped. */
+  /** The other live workers' reports; stale ones are dropped. Redis away is a QueueUnavailableError. */
   async others(now = Date.now()): Promise<WorkerReport[]> {
     const live: WorkerReport[] = [];
     const stale: string[] = [];
-    for (const [id, raw] of Object.entries(await this.redis.hGetAll(this.key))) {
+    for (const [id, raw] of Object.entries(await orQueueUnavailable(this.redis.hGetAll(this.key)))) {
       if (id === this.id) continue;
       const report = JSON.parse(raw) as WorkerReport;
       if (now - report.at > STALE_MS) stale.push(id);

@@ -2,6 +2,7 @@ import { BullAdapter } from "@bull-board/api/bullAdapter";
 import Bull from "bull";
 import type { QueueSettings } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
+import { orQueueUnavailable } from "../store/redis-connection.ts";
 import type { Logger } from "../log.ts";
 import type { ScanType } from "../store/scan-repo.ts";
 import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
@@ -99,9 +100,9 @@ export class ScanQueue {
     return this.bull.getJob(jobId);
   }
 
-  /** Rejects after `timeoutMs`: while Redis is away Bull queues the command instead of failing. */
+  /** QueueUnavailableError after `timeoutMs`: while Redis is away Bull queues the command instead of failing. */
   async counts(timeoutMs = 5000): Promise<QueueCounts> {
-    const c = await withDeadline(this.bull.getJobCounts(), timeoutMs, "the queue");
+    const c = await orQueueUnavailable(withDeadline(this.bull.getJobCounts(), timeoutMs, "the queue"));
     return { waiting: c.waiting, active: c.active, completed: c.completed, failed: c.failed, delayed: c.delayed };
   }
 

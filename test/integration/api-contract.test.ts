@@ -252,6 +252,46 @@ describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
     }
   });
 
+  it("Redis restarting or away: 503 QUEUE_UNAVAILABLE with Retry-After within seconds, never a 500; no file left; accepted again once it is back", async () => {
+    const answers = new Map<string, number>();
+    let uploading = true;
+    const uploads = Array.from({ length: 4 }, async (_, c) => {
+      for (let i = 0; uploading; i++) {
+        const r = await upload(app, alice, Buffer.from(`restart ${c} ${i}`), { name: "note.txt" });
+        const key = `${r.status} ${(r.body.error as { code?: string } | undefined)?.code ?? ""}`.trim();
+        answers.set(key, (answers.get(key) ?? 0) + 1);
+      }
+    });
+    for (let n = 0; n < 2; n++) {
+      await new Promise((r) => setTimeout(r, 700));
+      await stack.redis.restart();
+    }
+    uploading = false;
+    await Promise.all(uploads);
+    assert.deepEqual([...answers.keys()].filter((k) => k !== "202" && k !== "503 QUEUE_UNAVAILABLE"), [], JSON.stringify([...answers]));
+
+    await stack.redis.stop();
+    try {
+      for (const [method, path, send] of [
+        ["POST", "/api/medical-files/upload", () => upload(app, alice, Buffer.from("while Redis is away"), { name: "away.txt" })],
+        ["GET", "/api/medical-files/scan-queue", () => call(app, alice, "GET", "/api/medical-files/scan-queue")],
+        ["GET", "/metrics", () => call(app, null, "GET", "/metrics")],
+      ] as const) {
+        const started = Date.now();
+        const r = saw(await send());
+        assert.equal(r.status, 503, `${method} ${path}: ${JSON.stringify(r.body)}`);
+        assert.equal((r.body.error as { code: string }).code, "QUEUE_UNAVAILABLE");
+        assert.equal(r.headers.get("retry-after"), "5");
+        assert.ok(Date.now() - started < 10_000, `${method} ${path} answered after ${Date.now() - started} ms`);
+      }
+      assert.equal((await call(app, alice, "GET", "/api/medical-files/?limit=1")).status, 200, "what needs only the store still answers");
+      assert.equal(await incomingLeft(), 0);
+    } finally {
+      await stack.redis.launch();
+    }
+    await eventually(async () => (await upload(app, alice, Buffer.from("Redis is back"), { name: "back.txt" })).status === 202, 30_000, "uploads to be accepted again");
+  });
+
   it("the OpenAPI document is valid 3.1 and describes exactly the routes served", async () => {
     const served = await call(app, null, "GET", "/api/openapi.json");
     assert.deepEqual(served.body, JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
