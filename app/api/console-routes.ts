@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Router from "@koa/router";
 import type { Middleware } from "koa";
-import { packageRoot } from "../config.ts";
+import { packageRoot } from "../package-root.ts";
 import type { ApiState } from "./api-state.ts";
 import { ApiError } from "./api-error.ts";
 

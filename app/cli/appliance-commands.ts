@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { packageRoot } from "../config.ts";
+import { packageRoot } from "../package-root.ts";
 
 type Out = (line: string) => void;
 

@@ -2,7 +2,8 @@ import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
 import { RejectedInputError, type RejectedInputCode } from "../errors/rejected-input-error.ts";
-import type { FileKind, ScanLimits } from "../config.ts";
+import type { ScanLimits } from "../config.ts";
+import type { FileKind } from "../verdict/file-kind.ts";
 import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
 

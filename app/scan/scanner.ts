@@ -1,4 +1,4 @@
-import type { FileKind } from "../config.ts";
+import type { FileKind } from "../verdict/file-kind.ts";
 import type { EngineName, Tier } from "../verdict/tiers.ts";
 import type { Finding } from "../verdict/findings.ts";
 

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { envSchema } from "../../app/config-schema.ts";
 import { DEFAULT_TIER_LIMITS, TIER_POLICIES, TIERS } from "../../app/verdict/tiers.ts";
 import { ROOT } from "../harness/clamd.ts";
 
@@ -52,9 +53,8 @@ describe("the project's own docs", () => {
   });
 
   it("docs/configuration.md names every variable the configuration reads", () => {
-    const schema = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(read("app/config.ts"))![1]!;
-    const tierNames = TIERS.flatMap((t) => [`TIER_${t.toUpperCase()}_MAX_FILE_MB`, `TIER_${t.toUpperCase()}_FILES_PER_DAY`]);
-    const names = [...[...schema.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!), ...tierNames];
+    const names = Object.keys(envSchema.shape);
+    assert.ok(names.includes("TIER_FREE_FILES_PER_DAY"));
     assert.ok(names.length > 50);
     const doc = read("docs/configuration.md");
     assert.deepEqual(names.filter((n) => !doc.includes(`\`${n}\``)), []);

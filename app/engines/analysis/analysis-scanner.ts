@@ -2,7 +2,7 @@ import { open } from "node:fs/promises";
 import { shannonEntropy } from "./entropy.ts";
 import { HIGH_ENTROPY, sweepFile } from "./content-sweep.ts";
 import { heuristicFinding, type Finding } from "../../verdict/findings.ts";
-import type { FileKind } from "../../config.ts";
+import type { FileKind } from "../../verdict/file-kind.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, Scanner, ScanTarget } from "../../scan/scanner.ts";
 
 const VERSION = "analysis/1";

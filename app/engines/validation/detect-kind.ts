@@ -1,5 +1,5 @@
 import { fileTypeFromBuffer } from "file-type";
-import type { FileKind } from "../../config.ts";
+import type { FileKind } from "../../verdict/file-kind.ts";
 import { KIND_MIME } from "./file-kinds.ts";
 
 export interface DetectedType {

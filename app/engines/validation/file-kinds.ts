@@ -1,5 +1,5 @@
 import path from "node:path";
-import { FILE_KINDS, type FileKind } from "../../config.ts";
+import { FILE_KINDS, type FileKind } from "../../verdict/file-kind.ts";
 
 
 export const KIND_MIME: Readonly<Record<FileKind, string>> = {

@@ -1,6 +1,7 @@
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
-import type { FileKind, ScanLimits } from "../../config.ts";
+import type { ScanLimits } from "../../config.ts";
+import type { FileKind } from "../../verdict/file-kind.ts";
 import { RejectedInputError } from "../../errors/rejected-input-error.ts";
 import { heuristicFinding, type Finding } from "../../verdict/findings.ts";
 import type { Tier, TierLimits } from "../../verdict/tiers.ts";
