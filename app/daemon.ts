@@ -8,19 +8,19 @@ import { AuthFailures } from "./auth/auth-failures.ts";
 import type { ClamdClient } from "./engines/clamav/clamd-client.ts";
 import { openDownload, type Download } from "./intake/downloads.ts";
 import { checkReadiness, probeClamd, type ClamdStatus, type Readiness, type ScanWorkerSummary } from "./health/readiness.ts";
-import { createLogger, QUEUE_COMPONENT, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import type { ScanResult } from "./verdict/scan-result.ts";
 import { claimQueue } from "./queue/queue-owner.ts";
-import { Reconciler, type ReconcileReport } from "./queue/reconciler.ts";
-import { ScanQueue, type FailedJob, type QueueCounts, type ScanJobData } from "./queue/scan-queue.ts";
-import { ScanWorker } from "./queue/scan-worker.ts";
+import type { ReconcileReport } from "./queue/reconciler.ts";
+import { startScanProcessing } from "./queue/scan-processing.ts";
+import { ScanQueue, type FailedJob, type QueueCounts } from "./queue/scan-queue.ts";
+import type { ScanProcessing } from "./queue/scan-processing.ts";
 import { Quarantine } from "./quarantine/quarantine.ts";
 import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
 import { DailyCounter, type DailyUse } from "./intake/daily-counter.ts";
 import { LiveStats, type StatsSnapshot } from "./events/live-stats.ts";
-import { StatsBroadcast } from "./events/stats-broadcast.ts";
 import { connectRedis, type RedisConnection } from "./store/redis-connection.ts";
-import { clamdClientFor, createScanEngine, type ScanEngine } from "./scan-engine.ts";
+import { clamdClientFor } from "./scan-engine.ts";
 import { FileStorage, type StoredFile } from "./intake/file-storage.ts";
 import { applyRetention } from "./quarantine/retention.ts";
 import { sweepScratch } from "./scan/scratch.ts";
@@ -54,7 +54,7 @@ const SCRATCH_MAX_AGE_MS = 24 * HOUR;
  */
 export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   readonly log: Logger;
-  private parts?: {
+  private parts?: Partial<ScanProcessing> & {
     store: Store;
     storage: FileStorage;
     redis: RedisConnection;
@@ -65,9 +65,6 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     submissions: Submissions;
     keys: ApiKeys;
     clamd: ClamdClient;
-    engine?: ScanEngine;
-    worker?: ScanWorker;
-    reconciler?: Reconciler;
   };
   /** Undo steps of what initialize() built, run in reverse by close(), also after a failed start. */
   private readonly closers: (() => Promise<void>)[] = [];
@@ -127,31 +124,27 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     await this.sweepScratch();
     if (this.options.worker === false) return;
 
-    const engine = await createScanEngine(config, { redis, prefix });
-    this.closers.push(() => engine.close());
-    const vt = config.virustotal;
-    const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
-    const queueLog = log.child(QUEUE_COMPONENT);
-    const broadcast = new StatsBroadcast(stats, bus, queueLog);
-    this.closers.push(async () => broadcast.close());
-    const worker = new ScanWorker({ store, pipeline: engine.pipeline, quarantine, bus, stats: broadcast, log: queueLog, tmpDir: this.rescanDir, onVerdict: this.options.onVerdict, followUp });
-    const reconciler = new Reconciler(store, queue, worker, quarantine, log);
-    Object.assign(this.parts, { engine, worker, reconciler });
-    queue.onFailed((job, err) => {
-      void (async () => {
-        if ((await job.getState()) !== "failed") return;
-        await worker.recordFailure(String(job.id), err.message);
-        queueLog.error({ jobId: job.id, fileId: job.data.fileId, attempts: job.attemptsMade, error: err.message }, "job failed");
-      })().catch((e: unknown) => queueLog.error({ err: e, jobId: job.id }, "could not record a failed job; the reconciler will"));
-    });
-    await reconciler.run();
-    queue.process(config.queue.concurrency, (job) => worker.process(job), log);
     const every = (ms: number, task: () => Promise<unknown>, what: string) => {
       const timer = setInterval(() => void task().catch((err: unknown) => log.error({ err }, `${what} failed`)), ms);
       timer.unref();
       this.closers.push(async () => clearInterval(timer));
     };
-    every(config.queue.reconcileIntervalMs, () => reconciler.run(), "reconcile");
+    const processing = await startScanProcessing(config, {
+      store,
+      redis,
+      prefix,
+      bus,
+      stats,
+      queue,
+      quarantine,
+      submissions,
+      log,
+      rescanDir: this.rescanDir,
+      onVerdict: this.options.onVerdict,
+      onClose: (undo) => this.closers.push(undo),
+      every,
+    });
+    Object.assign(this.parts, processing);
     every(HOUR, () => this.applyRetention(), "retention");
     every(HOUR, () => this.sweepScratch(), "scratch sweep");
   }
