@@ -22,6 +22,8 @@ import { RedisInstance } from "./redis.ts";
  * service suite both ways, so the two stores cannot drift.
  */
 export const TEST_DATABASE = process.env.MSD_TEST_DATABASE === "postgres" ? "postgres" : "sqlite";
+/** The database the suites run on, as their titles name it. */
+export const TEST_DATABASE_NAME = TEST_DATABASE === "postgres" ? "PostgreSQL" : "SQLite";
 
 /** Short timings so that retries, stalls and locks play out within a test. */
 export const FAST_QUEUE_ENV: Readonly<Record<string, string>> = {

@@ -12,12 +12,12 @@ import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { freePort } from "../harness/ports.ts";
 import { call, rawUpload, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";
-import { eventually, startServiceStack, TEST_DATABASE, type ServiceStack } from "../harness/service-stack.ts";
+import { eventually, startServiceStack, TEST_DATABASE, TEST_DATABASE_NAME, type ServiceStack } from "../harness/service-stack.ts";
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-describe("HTTP API contract (real app, Redis, clamd, SQLite)", () => {
+describe(`HTTP API contract (real app, Redis, clamd, ${TEST_DATABASE_NAME})`, () => {
   let stack: ServiceStack;
   let app: ApiApp;
   let alice: string;

@@ -12,7 +12,7 @@ import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { call, startApiApp, upload, type ApiApp } from "../harness/api-app.ts";
 import { ROOT } from "../harness/clamd.ts";
-import { eventually, startServiceStack, TEST_DATABASE, type ServiceStack } from "../harness/service-stack.ts";
+import { eventually, startServiceStack, TEST_DATABASE, TEST_DATABASE_NAME, type ServiceStack } from "../harness/service-stack.ts";
 
 const run = promisify(execFile);
 
@@ -59,7 +59,7 @@ async function deafClient(port: number, token: string): Promise<net.Socket> {
   return socket;
 }
 
-describe("tenants, WebSockets and the audit trail (real app, Redis, clamd, SQLite)", () => {
+describe(`tenants, WebSockets and the audit trail (real app, Redis, clamd, ${TEST_DATABASE_NAME})`, () => {
   let stack: ServiceStack;
   let app: ApiApp;
   let env: Record<string, string>;

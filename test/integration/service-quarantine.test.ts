@@ -9,12 +9,12 @@ import { NotFoundError } from "../../app/errors/not-found-error.ts";
 import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
-import { eventually, recordEvents, startServiceStack, type ServiceStack } from "../harness/service-stack.ts";
+import { eventually, recordEvents, startServiceStack, TEST_DATABASE_NAME, type ServiceStack } from "../harness/service-stack.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
 
-describe("service: verdicts, storage and quarantine (real clamd, Redis, SQLite)", () => {
+describe(`service: verdicts, storage and quarantine (real clamd, Redis, ${TEST_DATABASE_NAME})`, () => {
   let stack: ServiceStack;
   let daemon: MedicalFileScanDaemon;
   before(async () => {
