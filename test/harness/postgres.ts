@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { freePort } from "./ports.ts";
-import { terminate } from "./processes.ts";
+import { startServer, terminate } from "./processes.ts";
 
 const VERSIONS_DIR = "/usr/lib/postgresql";
 
@@ -74,18 +74,7 @@ export class PostgresInstance {
 
   async launch(): Promise<void> {
     const args = ["-D", path.join(this.dir, "cluster"), "-p", String(this.port), "-k", this.dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"];
-    const child = spawn(path.join(binDir(), "postgres"), args, { stdio: ["ignore", "pipe", "pipe"], ...this.user });
-    let output = "";
-    child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    child.stderr!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    this.child = child;
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}: ${output}`);
-      if (await this.accepts()) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`postgres did not accept connections: ${output}`);
+    this.child = await startServer(path.join(binDir(), "postgres"), args, { ...this.user }, () => this.accepts(), 30_000, 100);
   }
 
   /** SIGINT: PostgreSQL's fast shutdown, which ends every session, as a restart by an operator would. */

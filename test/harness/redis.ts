@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./ports.ts";
-import { terminate } from "./processes.ts";
+import { startServer, terminate } from "./processes.ts";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
 
@@ -36,18 +36,7 @@ export class RedisInstance {
 
   async launch(): Promise<void> {
     const args = [...(this.password ? ["--requirepass", this.password] : []), "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile", ""];
-    const child = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    child.stderr!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    this.child = child;
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${output}`);
-      if (await ping(this.port, this.password)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`redis-server did not answer PING: ${output}`);
+    this.child = await startServer(REDIS_SERVER, args, {}, () => ping(this.port, this.password), 20_000, 50);
   }
 
   /** SIGTERM: Redis flushes the AOF and exits, as `docker restart` or supervisord would stop it. */
