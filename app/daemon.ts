@@ -137,7 +137,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
       stats,
       queue,
       quarantine,
-      submissions,
+      followUp: (file, data, delayMs, max) => submissions.followUp(file, data, delayMs, max),
       log,
       rescanDir: this.rescanDir,
       onVerdict: this.options.onVerdict,

@@ -2,7 +2,6 @@ import type { Config } from "../config.ts";
 import type { EventBus } from "../events/event-bus.ts";
 import type { LiveStats } from "../events/live-stats.ts";
 import { StatsBroadcast } from "../events/stats-broadcast.ts";
-import type { Submissions } from "../intake/submissions.ts";
 import { QUEUE_COMPONENT, type Logger } from "../log.ts";
 import type { Quarantine } from "../quarantine/quarantine.ts";
 import { createScanEngine, type ScanEngine } from "../scan-engine.ts";
@@ -30,7 +29,8 @@ export interface ScanProcessingParts {
   readonly stats: LiveStats;
   readonly queue: ScanQueue;
   readonly quarantine: Quarantine;
-  readonly submissions: Pick<Submissions, "followUp">;
+  /** Queues a later scan of a file VirusTotal could not answer for (the intake's submissions do). */
+  readonly followUp: (file: FileRecord, data: ScanJobData, delayMs: number, max: number) => Promise<void>;
   readonly log: Logger;
   /** Where a quarantined file is decrypted to be scanned again. */
   readonly rescanDir: string;
@@ -46,11 +46,11 @@ export interface ScanProcessingParts {
  * up on, and the reconciler (once at start, before any job is taken, then periodically).
  */
 export async function startScanProcessing(config: Config, p: ScanProcessingParts): Promise<ScanProcessing> {
-  const { store, queue, quarantine, submissions, log } = p;
+  const { store, queue, quarantine, log } = p;
   const engine = await createScanEngine(config, { redis: p.redis, prefix: p.prefix });
   p.onClose(() => engine.close());
   const vt = config.virustotal;
-  const followUp = vt ? (file: FileRecord, data: ScanJobData) => submissions.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
+  const followUp = vt ? (file: FileRecord, data: ScanJobData) => p.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;
   const queueLog = log.child(QUEUE_COMPONENT);
   const broadcast = new StatsBroadcast(p.stats, p.bus, queueLog);
   p.onClose(async () => broadcast.close());
