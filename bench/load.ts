@@ -38,17 +38,18 @@ export interface UploadAnswer {
  * Multipart uploads with `?wait=120` over kept-alive connections, each body written from
  * buffers built in one go: a client light enough (about 1 ms of CPU per small upload, where
  * fetch with FormData took 4) that the load generator, on the same cores, is not what a run
- * measures. One per run of clients; `close` drops its connections.
+ * measures. One per run of clients; `close` drops its connections. `target`: another server's
+ * upload route and field (the peer wrapper's), sent without a key when `key` is undefined.
  */
-export function uploader(base: string) {
+export function uploader(base: string, target: { path: string; field: string } = { path: "/api/medical-files/upload?wait=120", field: "file" }) {
   const agent = new http.Agent({ keepAlive: true });
-  const url = new URL("/api/medical-files/upload?wait=120", base);
-  const upload = (key: string, data: Buffer, name = "IM0001.dcm") =>
+  const url = new URL(target.path, base);
+  const upload = (key: string | undefined, data: Buffer, name = "IM0001.dcm") =>
     new Promise<UploadAnswer>((resolve, reject) => {
       const boundary = `----msd-bench-${randomBytes(8).toString("hex")}`;
-      const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+      const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${target.field}"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
       const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-      const req = http.request(url, { method: "POST", agent, headers: { authorization: `Bearer ${key}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + data.length + tail.length } }, (res) => {
+      const req = http.request(url, { method: "POST", agent, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + data.length + tail.length } }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {

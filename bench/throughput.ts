@@ -4,7 +4,9 @@
  * BENCH_FILES scales the small-file runs.
  * - 39 KB DICOM, free tier, `?wait`, 8 and 32 clients, every upload a distinct file; premium at 8;
  * - raw clamd INSTREAM over the same files at 8 connections;
- * - 20 MB DICOM, premium, 4 clients, against raw clamd at 4 connections.
+ * - 20 MB DICOM, premium, 4 clients, against raw clamd at 4 connections;
+ * - with BENCH_PEER_DIR, the usual Node ClamAV REST wrapper on the same clamd and the same kind
+ *   of files at 8 clients (bench/peer.ts).
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -12,6 +14,7 @@ import { Readable } from "node:stream";
 import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import type { Appliance } from "../test/harness/appliance.ts";
 import { dicomOf, drive, percentile, uploader } from "./load.ts";
+import { PEER_FIELD, PEER_PATH, startPeer } from "./peer.ts";
 
 const SMALL = 39 * 1024;
 const LARGE = 20 * 1000 * 1000;
@@ -70,6 +73,8 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const raw8files = smallFiles(files);
   const raw8 = await run(files, 8, (i) => clamd.instream(Readable.from([raw8files[i]!]), AbortSignal.timeout(60_000)).then(() => undefined));
 
+  const peer8 = process.env.BENCH_PEER_DIR ? await measurePeer(process.env.BENCH_PEER_DIR, Number(appliance.env.CLAMAV_PORT), smallFiles(files)) : undefined;
+
   const free8files = smallFiles(files);
   const cpuBefore = await appCpuSeconds(appliance);
   const clientCpuBefore = process.cpuUsage();
@@ -93,7 +98,26 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const premiumBig = await uploads(bigCount, 4, nextPremium, (i) => bigFiles[i]!);
 
   return {
-    small: { raw8, free8, free32, premium8, cpuMsPerUpload, clientCpuMsPerUpload, freeToRaw: Math.round((free8.filesPerSecond / raw8.filesPerSecond) * 1000) / 1000, premiumToFree: Math.round((premium8.filesPerSecond / free8.filesPerSecond) * 100) / 100, p99OverP50At32: Math.round((free32.p99Ms / free32.p50Ms) * 10) / 10 },
+    small: { raw8, peer8, free8, free32, premium8, freeToPeer: peer8 ? Math.round((free8.filesPerSecond / peer8.filesPerSecond) * 100) / 100 : undefined, cpuMsPerUpload, clientCpuMsPerUpload, freeToRaw: Math.round((free8.filesPerSecond / raw8.filesPerSecond) * 1000) / 1000, premiumToFree: Math.round((premium8.filesPerSecond / free8.filesPerSecond) * 100) / 100, p99OverP50At32: Math.round((free32.p99Ms / free32.p50Ms) * 10) / 10 },
     large: { rawBig, premiumBig, premiumToRaw: Math.round((premiumBig.filesPerSecond / rawBig.filesPerSecond) * 100) / 100 },
   };
+}
+
+/** The peer wrapper at 8 clients over `data`, each upload expected clean. */
+async function measurePeer(checkout: string, clamdPort: number, data: Buffer[]) {
+  const peer = await startPeer(checkout, clamdPort);
+  const client = uploader(peer.base, { path: PEER_PATH, field: PEER_FIELD });
+  try {
+    const warm = data.slice(0, 40);
+    await run(warm.length, 8, (i) => client.upload(undefined, warm[i]!).then(() => undefined));
+    const result = await run(data.length, 8, async (i) => {
+      const { status, body } = await client.upload(undefined, data[i]!);
+      const scanned = (body as { data?: { result?: { is_infected: boolean }[] } }).data?.result?.[0];
+      if (status !== 200 || !scanned || scanned.is_infected) throw new Error(`peer upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
+    });
+    return { ...result, commit: peer.commit };
+  } finally {
+    client.close();
+    await peer.close();
+  }
 }
