@@ -6,7 +6,7 @@
  * folder, its dependencies installed there with `npm ci --omit=dev`, and started on a free port.
  */
 import { execFile, spawn } from "node:child_process";
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +22,8 @@ export interface Peer {
   readonly base: string;
   /** The peer's git commit, for the report. */
   readonly commit: string;
+  /** Its process's CPU seconds so far (user + system, every thread). */
+  cpuSeconds(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -46,9 +48,19 @@ export async function startPeer(checkout: string, clamdPort: number): Promise<Pe
   return {
     base,
     commit,
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     async close() {
       await terminate(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+const CLK_TCK = 100;
+
+/** User + system CPU seconds of a process and its threads, from /proc. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }

@@ -98,7 +98,7 @@ function throughputTable(t: Throughput): string[] {
     "|---|---:|---:|---|",
     `| 39 KB free, 8 clients: files/s ÷ raw clamd at 8 connections (${f1(small.free8.filesPerSecond)} ÷ ${f1(small.raw8.filesPerSecond)}) | ${small.freeToRaw.toFixed(3)} | ≥ 0.20 | ${met(small.freeToRaw >= 0.2)} |`,
     ...(small.peer8 && small.freeToPeer !== undefined
-      ? [`| 39 KB free, 8 clients ÷ the Node ClamAV REST wrapper (benzino77/clamav-rest-api ${small.peer8.commit}) on the same clamd, 8 clients (${f1(small.free8.filesPerSecond)} ÷ ${f1(small.peer8.filesPerSecond)}; the wrapper ÷ raw: ${(small.peer8.filesPerSecond / small.raw8.filesPerSecond).toFixed(3)}) | ${small.freeToPeer.toFixed(2)} | | |`]
+      ? [`| 39 KB free, 8 clients ÷ the Node ClamAV REST wrapper (benzino77/clamav-rest-api ${small.peer8.commit}) on the same clamd, 8 clients (${f1(small.free8.filesPerSecond)} ÷ ${f1(small.peer8.filesPerSecond)}; the wrapper ÷ raw: ${(small.peer8.filesPerSecond / small.raw8.filesPerSecond).toFixed(3)}; its CPU per upload: ${f1(small.peer8.cpuMsPerUpload)} ms) | ${small.freeToPeer.toFixed(2)} | | |`]
       : []),
     `| premium ÷ free, 8 clients | ${small.premiumToFree.toFixed(2)} | ≥ 0.85 | ${met(small.premiumToFree >= 0.85)} |`,
     `| 39 KB free, 32 clients: p99 ÷ p50 (${ms(small.free32.p99Ms)} ÷ ${ms(small.free32.p50Ms)}) | ${small.p99OverP50At32.toFixed(1)} | ≤ 3 | ${met(small.p99OverP50At32 <= 3)} |`,

@@ -9,17 +9,15 @@
  *   of files at 8 clients (bench/peer.ts).
  */
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import type { Appliance } from "../test/harness/appliance.ts";
 import { dicomOf, drive, percentile, uploader } from "./load.ts";
-import { PEER_FIELD, PEER_PATH, startPeer } from "./peer.ts";
+import { PEER_FIELD, PEER_PATH, processCpuSeconds, startPeer } from "./peer.ts";
 
 const SMALL = 39 * 1024;
 const LARGE = 20 * 1000 * 1000;
 const N = Number(process.env.BENCH_FILES ?? 400);
-const CLK_TCK = 100;
 
 /** `count` jobs over `clients` concurrent loops: files/s and latency percentiles. */
 export async function run(count: number, clients: number, job: (i: number) => Promise<void>) {
@@ -30,13 +28,9 @@ export async function run(count: number, clients: number, job: (i: number) => Pr
 /** CPU seconds (user + system, every thread) of the app's processes: supervisord programs of the scan-daemon group. */
 export async function appCpuSeconds(appliance: Appliance): Promise<number> {
   const programs = await appliance.programs();
-  let ticks = 0;
-  for (const name of Object.keys(programs).filter((n) => n.startsWith("scan-daemon"))) {
-    const stat = await readFile(`/proc/${await appliance.pid(name)}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / CLK_TCK;
+  let seconds = 0;
+  for (const name of Object.keys(programs).filter((n) => n.startsWith("scan-daemon"))) seconds += await processCpuSeconds(await appliance.pid(name));
+  return seconds;
 }
 
 export type Throughput = Awaited<ReturnType<typeof measureThroughput>>;
@@ -110,12 +104,14 @@ async function measurePeer(checkout: string, clamdPort: number, data: Buffer[]) 
   try {
     const warm = data.slice(0, 40);
     await run(warm.length, 8, (i) => client.upload(undefined, warm[i]!).then(() => undefined));
+    const cpuBefore = await peer.cpuSeconds();
     const result = await run(data.length, 8, async (i) => {
       const { status, body } = await client.upload(undefined, data[i]!);
       const scanned = (body as { data?: { result?: { is_infected: boolean }[] } }).data?.result?.[0];
       if (status !== 200 || !scanned || scanned.is_infected) throw new Error(`peer upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
     });
-    return { ...result, commit: peer.commit };
+    const cpuMsPerUpload = Math.round((((await peer.cpuSeconds()) - cpuBefore) * 1000 * 10) / data.length) / 10;
+    return { ...result, cpuMsPerUpload, commit: peer.commit };
   } finally {
     client.close();
     await peer.close();
