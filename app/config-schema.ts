@@ -5,7 +5,6 @@ import { packageRoot } from "./package-root.ts";
 import { FILE_KINDS } from "./verdict/file-kind.ts";
 import { DEFAULT_TIER_LIMITS, MiB, TIERS, type Tier } from "./verdict/tiers.ts";
 
-
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 const bool = (fallback: boolean) =>
@@ -113,5 +112,3 @@ function tierLimitVariables() {
     ]),
   ) as Record<`TIER_${Uppercase<Tier>}_${"MAX_FILE_MB" | "FILES_PER_DAY"}`, ReturnType<typeof int>>;
 }
-
-export type EnvSettings = z.infer<typeof envSchema>;
