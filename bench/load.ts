@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { BASIC_ELEMENTS, buildDicom, text } from "../test/fixtures/dicom.ts";
 
@@ -68,4 +69,13 @@ export function uploader(base: string, target: { path: string; field: string } =
       req.end(tail);
     });
   return { upload, close: () => agent.destroy() };
+}
+
+const CLK_TCK = 100;
+
+/** User + system CPU seconds of a process and its threads, from /proc. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }

@@ -6,12 +6,13 @@
  * folder, its dependencies installed there with `npm ci --omit=dev`, and started on a free port.
  */
 import { execFile, spawn } from "node:child_process";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../test/harness/ports.ts";
 import { terminate } from "../test/harness/processes.ts";
+import { processCpuSeconds } from "./load.ts";
 
 const execFileAsync = promisify(execFile);
 /** The multipart field the wrapper reads (its APP_FORM_KEY). */
@@ -34,7 +35,7 @@ export async function startPeer(checkout: string, clamdPort: number): Promise<Pe
   const commit = (await execFileAsync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"]).catch(() => ({ stdout: "unknown" }))).stdout.trim();
   const port = await freePort();
   const env = { ...process.env, NODE_ENV: "production", APP_PORT: String(port), APP_FORM_KEY: PEER_FIELD, APP_MORGAN_LOG_FORMAT: "tiny", APP_MAX_FILE_SIZE: String(64 * 1024 * 1024), APP_MAX_FILES_NUMBER: "4", CLAMD_IP: "127.0.0.1", CLAMD_PORT: String(clamdPort), CLAMD_TIMEOUT: "60000" };
-  const child = spawn(process.execPath, ["src/app.js"], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["src/app.js"], { cwd: dir, env, stdio: "ignore" });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -54,13 +55,4 @@ export async function startPeer(checkout: string, clamdPort: number): Promise<Pe
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-const CLK_TCK = 100;
-
-/** User + system CPU seconds of a process and its threads, from /proc. */
-export async function processCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }

@@ -12,8 +12,8 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import type { Appliance } from "../test/harness/appliance.ts";
-import { dicomOf, drive, percentile, uploader } from "./load.ts";
-import { PEER_FIELD, PEER_PATH, processCpuSeconds, startPeer } from "./peer.ts";
+import { dicomOf, drive, percentile, processCpuSeconds, uploader } from "./load.ts";
+import { PEER_FIELD, PEER_PATH, startPeer } from "./peer.ts";
 
 const SMALL = 39 * 1024;
 const LARGE = 20 * 1000 * 1000;
