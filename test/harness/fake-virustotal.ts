@@ -60,6 +60,12 @@ export class FakeVirusTotal {
     return fake;
   }
 
+  /** Starts a new quota window now, as the passing of the window would: a test need not race the clock. */
+  openWindow(): void {
+    this.windowStart = Date.now();
+    this.inWindow = 0;
+  }
+
   /** The requests about one file, in the order they arrived. */
   requestsFor(sha256: string): RecordedRequest[] {
     return this.requests.filter((r) => r.sha256 === sha256);
