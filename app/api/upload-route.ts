@@ -27,8 +27,9 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * before a byte of the body is read: a declared length over the limit is refused unread, and
  * an undeclared one is cut off the moment it passes the limit. The body streams into a file
  * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
- * hashed on the way (formidable). Once received, the submission owns it: it moves it under the
- * file's id or removes it. Until then, whatever formidable wrote is removed here, once its
+ * hashed on the way (formidable) and synced before its stream closes (`flush`: on disk by the
+ * time the submission counts it, with no second open). Once received, the submission owns it:
+ * it moves it under the file's id or removes it. Until then, whatever formidable wrote is removed here, once its
  * stream is closed: formidable opens a part's file even after it has failed the request (the
  * second file of a two-file body, a file after one field too many), so removing by name alone
  * could run before the file exists, and a part begun after that gets no file at all.
@@ -52,12 +53,13 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     // request: once the request is settled, such a part's bytes go nowhere.
     const openFile = (): Writable => {
       if (settled) return new Writable({ write: (_chunk, _encoding, done) => done() });
-      written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: 0o600 }));
+      written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: 0o600, flush: true }));
       return written.at(-1)!;
     };
     let handedOver = false;
     try {
       const { fields, file } = await receive(ctx, openFile, tier, limits).finally(() => (settled = true));
+      await finished(written[0]!);
       handedOver = true;
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },

@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { scratchPath } from "../scan/scratch.ts";
-import { moveDurably } from "./durable-fs.ts";
+import { FolderSync, moveDurably } from "./durable-fs.ts";
 
 export interface StoredFile {
   readonly path: string;
@@ -20,9 +20,11 @@ export interface StoredFile {
 export class FileStorage {
   readonly filesDir: string;
   readonly incomingDir: string;
+  private readonly filesSync: FolderSync;
 
   constructor(dataDir: string, hostFolder?: string) {
     this.filesDir = path.join(dataDir, "files");
+    this.filesSync = new FolderSync(this.filesDir);
     this.incomingDir = path.join(dataDir, "incoming", ...(hostFolder ? [hostFolder] : []));
   }
 
@@ -62,7 +64,7 @@ export class FileStorage {
   /** Moves a received file (in `incoming`) under its id; call once its row is committed (the id is then its own). */
   async place(received: string, fileId: string): Promise<string> {
     const dest = this.pathFor(fileId);
-    await moveDurably(received, dest, { syncSource: false });
+    await moveDurably(received, dest, { syncSource: false, syncDest: () => this.filesSync.sync() });
     return dest;
   }
 

@@ -5,7 +5,6 @@ import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
 import type { Logger } from "../log.ts";
 import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
 import type { DailyCounter } from "./daily-counter.ts";
-import { fsyncPath } from "./durable-fs.ts";
 import type { FileStorage, StoredFile } from "./file-storage.ts";
 import { fileNameProblem, sanitiseName } from "./sanitise-name.ts";
 import { isConstraintViolation } from "../store/database.ts";
@@ -64,18 +63,16 @@ export class Submissions {
   }
 
   /**
-   * An upload already streamed into `incoming` and hashed on the way (HTTP). The bytes are
-   * flushed to disk before the file counts as accepted; they are removed if it is refused.
+   * An upload already streamed into `incoming`, hashed on the way and flushed to disk by its
+   * receiver (HTTP: the upload route's write stream syncs before it closes). The bytes are
+   * removed if the file is refused.
    */
   async submitReceived(input: Omit<SubmitFileInput, "filePath">, received: StoredFile): Promise<Submitted> {
     try {
       const { fileId, limits } = this.check(input);
       this.checkSize(received.size, input, limits);
       await this.checkNew(input.userId, fileId);
-      return await this.accept(fileId, input, limits, async () => {
-        await fsyncPath(received.path);
-        return received;
-      });
+      return await this.accept(fileId, input, limits, async () => received);
     } catch (err) {
       await this.storage.remove(received.path);
       throw err;
