@@ -1,10 +1,9 @@
-import { rm } from "node:fs/promises";
 import { EngineError } from "../errors/engine-error.ts";
 import { forClients } from "../errors/redact.ts";
 import { RejectedInputError } from "../errors/rejected-input-error.ts";
 import { capFindings, type Finding } from "../verdict/findings.ts";
 import { ResultCache } from "./result-cache.ts";
-import { madeOnFirstUse, scratchPath } from "./scratch.ts";
+import { madeOnFirstUse, removeScratch, scratchPath } from "./scratch.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import { ADVISORY_ENGINES, scoreFindings, type EngineRun } from "../verdict/scoring.ts";
@@ -42,7 +41,7 @@ export class ScanPipeline {
     try {
       return await this.run(request, { workDir: madeOnFirstUse(scratch), workDirPath: scratch }, started, monotonic(onProgress));
     } finally {
-      await rm(scratch, { recursive: true, force: true });
+      await removeScratch(scratch);
     }
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -21,6 +21,18 @@ export async function scratchDir(parent: string, prefix: string): Promise<string
  */
 export function scratchPath(parent: string, prefix: string): string {
   return path.join(parent, [prefix, os.hostname(), process.pid, randomBytes(6).toString("hex")].join(SEP));
+}
+
+/** Removes a scratch folder that was perhaps never made: one rmdir when it is absent or empty. */
+export async function removeScratch(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") throw err;
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Makes `dir` (0700) the first time it is asked for, and gives its path every time. */

@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
-import { scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
+import { FolderSync, fsyncPath } from "../../app/intake/durable-fs.ts";
+import { removeScratch, scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
 
 describe("sanitiseName", () => {
   const cases: [string, string][] = [
@@ -64,6 +65,51 @@ describe("scratch folders", () => {
       assert.equal(existsSync(release), false);
     } finally {
       await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("removeScratch removes a folder never made, an empty one, a full one and a file under the name", async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), "msd-scratch-"));
+    try {
+      const never = scratchPath(parent, "scan");
+      await removeScratch(never);
+      const empty = await scratchDir(parent, "scan");
+      const full = await scratchDir(parent, "scan");
+      await mkdir(path.join(full, "derived"));
+      await writeFile(path.join(full, "derived", "member.bin"), "x");
+      const file = scratchPath(parent, "scan");
+      await writeFile(file, "x");
+      for (const p of [empty, full, file]) await removeScratch(p);
+      assert.deepEqual([never, empty, full, file].map((p) => existsSync(p)), [false, false, false, false]);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("FolderSync", () => {
+  it("callers that arrive while a sync runs share the next one; each caller's sync starts after it asked", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-sync-"));
+    const starts: number[] = [];
+    const folder = new FolderSync(dir, (d) => {
+      starts.push(performance.now());
+      return fsyncPath(d);
+    });
+    try {
+      const asked: number[] = [];
+      const calls = Array.from({ length: 6 }, () => {
+        asked.push(performance.now());
+        return folder.sync();
+      });
+      await Promise.all(calls);
+      // The first call starts a sync; the five made while it ran share one more.
+      assert.equal(starts.length, 2);
+      assert.ok(starts[1]! >= Math.max(...asked));
+      await folder.sync();
+      assert.equal(starts.length, 3);
+      await assert.rejects(new FolderSync(path.join(dir, "missing")).sync(), { code: "ENOENT" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
