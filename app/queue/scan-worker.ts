@@ -135,7 +135,10 @@ export class ScanWorker {
     const { pipeline, tmpDir } = this.deps;
     const request = { tier: data.tier, declaredName: file.originalName, declaredType: file.declaredType ?? undefined, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: data.scanType === "rescan" };
     const progress = this.progressReporter(job, file);
-    if (file.storedPath) return pipeline.scan({ ...request, path: file.storedPath }, progress);
+    // An upload's first scan comes seconds after intake hashed the bytes as they arrived:
+    // validation takes that hash instead of reading the file again. Later scans hash anew.
+    const digest = data.scanType === "upload" ? { digest: { size: file.size, sha256: file.sha256 } } : {};
+    if (file.storedPath) return pipeline.scan({ ...request, ...digest, path: file.storedPath }, progress);
     if (file.state !== "quarantined") return pipeline.failure(data.tier, file.sha256, "FILE_GONE", `the file is ${file.state}; nothing left to scan`);
     const dir = await scratchDir(tmpDir, "rescan");
     try {
