@@ -27,6 +27,7 @@ import type { AuditEntry } from "./store/audit-repo.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
 import { openStore, storeSettings, type Store } from "./store/store.ts";
+import { waitForResult } from "./intake/result-waiter.ts";
 import { Submissions, type SubmitFileInput, type Submitted } from "./intake/submissions.ts";
 import type { Tier, TierLimits } from "./verdict/tiers.ts";
 
@@ -226,27 +227,8 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   }
 
   /** The job's result once recorded, or undefined after `timeoutMs`. */
-  async waitForResult(jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
-    const { store } = this.use();
-    let stop = () => {};
-    const announced = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      const listener = (e: { jobId: string }) => e.jobId === jobId && resolve();
-      this.on("scan_result", listener);
-      stop = () => {
-        clearTimeout(timer);
-        this.off("scan_result", listener);
-      };
-    });
-    try {
-      // Listening first, then reading: a result recorded in between is not missed.
-      const stored = await store.scans.resultForJob(jobId);
-      if (stored) return stored;
-      await announced;
-      return await store.scans.resultForJob(jobId);
-    } finally {
-      stop();
-    }
+  waitForResult(jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
+    return waitForResult(this, this.use().store.scans, jobId, timeoutMs);
   }
 
   queueCounts(): Promise<QueueCounts> {
