@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -9,6 +9,7 @@ import type { ScanContext } from "../../app/scan/scanner.ts";
 import { ValidationScanner } from "../../app/engines/validation/validation-scanner.ts";
 import type { Tier } from "../../app/verdict/tiers.ts";
 import { inspectDicom } from "../../app/engines/validation/dicom-inspector.ts";
+import { FileWindow } from "../../app/engines/validation/file-window.ts";
 import { deflateBombDicom } from "../fixtures/adversarial.ts";
 import { BASIC_ELEMENTS, explicitLe, text } from "../fixtures/dicom.ts";
 
@@ -30,7 +31,12 @@ describe("DICOM file meta: hostile transfer syntax values", () => {
     dirs.push(dir);
     const file = path.join(dir, "f.dcm");
     await writeFile(file, data);
-    return inspectDicom({ label: "file", path: file, role: "file" }, data.length, loadConfig({}).limits, async () => dir, AbortSignal.timeout(30_000));
+    const handle = await open(file, "r");
+    try {
+      return await inspectDicom({ label: "file", path: file, role: "file" }, new FileWindow(handle, data.length), loadConfig({}).limits, async () => dir, AbortSignal.timeout(30_000));
+    } finally {
+      await handle.close();
+    }
   };
 
   it("200 KB of spaces as the transfer syntax: refused at once as bad meta, the value not echoed (was 36 s of regex backtracking)", async () => {

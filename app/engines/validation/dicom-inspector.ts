@@ -43,66 +43,61 @@ const MAX_CARVE_BYTES = 64 * 1024 * 1024;
  * handed to every later engine, since clamd does not inflate them. What it misses: semantic
  * checks of tag values (the YARA rules and analysis look at content).
  */
-export async function inspectDicom(file: ScanTarget, size: number, limits: ScanLimits, workDir: () => Promise<string>, signal: AbortSignal): Promise<DicomInspection> {
-  const handle = await open(file.path, "r");
-  try {
-    const win = new FileWindow(handle, size);
-    const issues: DicomIssue[] = [];
-    const artifacts: ScanTarget[] = [];
-    const head = await win.read(0, 132);
-    const preamble = preambleExecutable(head);
-    if (preamble) {
-      issues.push({ id: "dicom.preamble-executable", description: `${preamble} executable header in the 128-byte preamble of a DICOM file`, offset: 0, target: file.label });
-    }
-    const meta = await readMeta(win);
-    if ("problem" in meta) {
-      issues.push({ id: "dicom.bad-meta", description: meta.problem, offset: meta.offset, target: file.label });
-      return { transferSyntax: null, issues, dataset: file, privateValues: [], artifacts };
-    }
-    const syntax = syntaxOf(meta.transferSyntax);
-    if (!syntax) {
-      issues.push({ id: "dicom.unknown-transfer-syntax", description: `transfer syntax ${JSON.stringify(meta.transferSyntax)} is not a known one`, target: file.label });
-      return { transferSyntax: meta.transferSyntax, issues, dataset: file, privateValues: [], artifacts };
-    }
-
-    let dataset = file;
-    let walk: DatasetWalk;
-    // A walk of a dataset cut off at the inflate cap is bound to end mid-element; that issue is raised already.
-    let walkProblemsMeaningful = true;
-    if (syntax.deflated) {
-      const inflated: ScanTarget = { label: "inflated-dataset", path: path.join(await workDir(), "inflated-dataset.bin"), role: "dataset" };
-      const failure = await inflateDataset(file.path, meta.datasetStart, inflated.path, limits.dicomMaxInflatedBytes);
-      if (failure) {
-        issues.push({ ...failure, target: file.label });
-        walkProblemsMeaningful = false;
-        // A dataset cut at the cap is not scanned further: the verdict is not clean already, and a bomb must not cost more work.
-        if (failure.id === "dicom.inflate-limit") return { transferSyntax: meta.transferSyntax, issues, dataset: file, privateValues: [], artifacts };
-      }
-      artifacts.push(inflated);
-      const inflatedHandle = await open(inflated.path, "r");
-      try {
-        const { size: inflatedSize } = await inflatedHandle.stat();
-        const inflatedWin = new FileWindow(inflatedHandle, inflatedSize);
-        walk = await walkDataset(inflatedWin, 0, inflatedSize, syntaxOf(TS_EXPLICIT_LE)!, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
-        artifacts.push(...(await carveExecutables(inflatedWin, walk, workDir)));
-        artifacts.push(...(await carveDocuments(inflatedWin, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
-      } finally {
-        await inflatedHandle.close();
-      }
-      dataset = inflated;
-    } else {
-      walk = await walkDataset(win, meta.datasetStart, size, syntax, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
-      artifacts.push(...(await carveExecutables(win, walk, workDir)));
-      artifacts.push(...(await carveDocuments(win, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
-    }
-    if (walkProblemsMeaningful) for (const p of walk.problems) issues.push({ id: p.id, description: p.description, offset: p.offset, target: dataset.label });
-    for (const x of walk.executables) {
-      issues.push({ id: "dicom.embedded-executable", description: `${x.kind} executable in element ${x.tag}`, offset: x.offset, target: dataset.label });
-    }
-    return { transferSyntax: meta.transferSyntax, issues, dataset, privateValues: walk.privateValues, artifacts };
-  } finally {
-    await handle.close();
+export async function inspectDicom(file: ScanTarget, win: FileWindow, limits: ScanLimits, workDir: () => Promise<string>, signal: AbortSignal): Promise<DicomInspection> {
+  const { size } = win;
+  const issues: DicomIssue[] = [];
+  const artifacts: ScanTarget[] = [];
+  const head = await win.read(0, 132);
+  const preamble = preambleExecutable(head);
+  if (preamble) {
+    issues.push({ id: "dicom.preamble-executable", description: `${preamble} executable header in the 128-byte preamble of a DICOM file`, offset: 0, target: file.label });
   }
+  const meta = await readMeta(win);
+  if ("problem" in meta) {
+    issues.push({ id: "dicom.bad-meta", description: meta.problem, offset: meta.offset, target: file.label });
+    return { transferSyntax: null, issues, dataset: file, privateValues: [], artifacts };
+  }
+  const syntax = syntaxOf(meta.transferSyntax);
+  if (!syntax) {
+    issues.push({ id: "dicom.unknown-transfer-syntax", description: `transfer syntax ${JSON.stringify(meta.transferSyntax)} is not a known one`, target: file.label });
+    return { transferSyntax: meta.transferSyntax, issues, dataset: file, privateValues: [], artifacts };
+  }
+
+  let dataset = file;
+  let walk: DatasetWalk;
+  // A walk of a dataset cut off at the inflate cap is bound to end mid-element; that issue is raised already.
+  let walkProblemsMeaningful = true;
+  if (syntax.deflated) {
+    const inflated: ScanTarget = { label: "inflated-dataset", path: path.join(await workDir(), "inflated-dataset.bin"), role: "dataset" };
+    const failure = await inflateDataset(file.path, meta.datasetStart, inflated.path, limits.dicomMaxInflatedBytes);
+    if (failure) {
+      issues.push({ ...failure, target: file.label });
+      walkProblemsMeaningful = false;
+      // A dataset cut at the cap is not scanned further: the verdict is not clean already, and a bomb must not cost more work.
+      if (failure.id === "dicom.inflate-limit") return { transferSyntax: meta.transferSyntax, issues, dataset: file, privateValues: [], artifacts };
+    }
+    artifacts.push(inflated);
+    const inflatedHandle = await open(inflated.path, "r");
+    try {
+      const { size: inflatedSize } = await inflatedHandle.stat();
+      const inflatedWin = new FileWindow(inflatedHandle, inflatedSize);
+      walk = await walkDataset(inflatedWin, 0, inflatedSize, syntaxOf(TS_EXPLICIT_LE)!, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
+      artifacts.push(...(await carveExecutables(inflatedWin, walk, workDir)));
+      artifacts.push(...(await carveDocuments(inflatedWin, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
+    } finally {
+      await inflatedHandle.close();
+    }
+    dataset = inflated;
+  } else {
+    walk = await walkDataset(win, meta.datasetStart, size, syntax, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
+    artifacts.push(...(await carveExecutables(win, walk, workDir)));
+    artifacts.push(...(await carveDocuments(win, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
+  }
+  if (walkProblemsMeaningful) for (const p of walk.problems) issues.push({ id: p.id, description: p.description, offset: p.offset, target: dataset.label });
+  for (const x of walk.executables) {
+    issues.push({ id: "dicom.embedded-executable", description: `${x.kind} executable in element ${x.tag}`, offset: x.offset, target: dataset.label });
+  }
+  return { transferSyntax: meta.transferSyntax, issues, dataset, privateValues: walk.privateValues, artifacts };
 }
 
 type Meta = { transferSyntax: string; datasetStart: number } | { problem: string; offset: number };

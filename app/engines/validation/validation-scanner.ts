@@ -1,4 +1,4 @@
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import path from "node:path";
 import type { ScanLimits } from "../../config.ts";
 import type { FileKind } from "../../verdict/file-kind.ts";
@@ -9,6 +9,7 @@ import { guardZip } from "./archive-guard.ts";
 import { detectKind } from "./detect-kind.ts";
 import { inspectDicom } from "./dicom-inspector.ts";
 import { digestFile, HEAD_BYTES } from "./file-digest.ts";
+import { FileWindow } from "./file-window.ts";
 import { claimFromName, kindsFromDeclaredType } from "./file-kinds.ts";
 import { inspectJson } from "./json-inspector.ts";
 import { inflatePdfStreams } from "./pdf-streams.ts";
@@ -38,13 +39,23 @@ export class ValidationScanner implements Scanner {
     return { label: VERSION, cacheable: true };
   }
 
+  /** One handle serves the size, the head and a DICOM's walk: a small file is read once. */
   async scan(ctx: ScanContext): Promise<ScanOutcome> {
-    const { request, file } = ctx;
-    const size = (await stat(file.path).catch((err: Error) => {
+    const handle = await open(ctx.file.path, "r").catch((err: Error) => {
       throw new RejectedInputError("UNREADABLE_FILE", `the file cannot be read: ${err.message}`);
-    })).size;
+    });
+    try {
+      return await this.inspect(ctx, new FileWindow(handle, (await handle.stat()).size));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async inspect(ctx: ScanContext, win: FileWindow): Promise<ScanOutcome> {
+    const { request, file } = ctx;
+    const { size } = win;
     if (size === 0) throw new RejectedInputError("EMPTY_FILE", "the file is empty");
-    const digest = request.digest && request.digest.size === size ? { ...request.digest, head: await readHead(file.path) } : await digestFile(file.path, ctx.signal, (done) => ctx.progress((0.8 * done) / size), size);
+    const digest = request.digest && request.digest.size === size ? { ...request.digest, head: await win.read(0, HEAD_BYTES) } : await digestFile(file.path, ctx.signal, (done) => ctx.progress((0.8 * done) / size), size);
     if (request.expectedSha256 && request.expectedSha256.toLowerCase() !== digest.sha256) {
       throw new RejectedInputError("INTEGRITY_MISMATCH", "the file's SHA-256 differs from the fileHash sent with it");
     }
@@ -56,7 +67,7 @@ export class ValidationScanner implements Scanner {
     if (detected.kind === "dicom") {
       // What a deflated dataset inflates to counts against the tier's size limit, as the upload did.
       const limits = { ...this.limits, dicomMaxInflatedBytes: Math.min(this.limits.dicomMaxInflatedBytes, this.tiers[request.tier].maxFileBytes) };
-      const inspection = await inspectDicom(file, size, limits, ctx.workDir, ctx.signal);
+      const inspection = await inspectDicom(file, win, limits, ctx.workDir, ctx.signal);
       for (const issue of inspection.issues) findings.push(heuristicFinding("validation", issue.id, issue.description, issue));
       artifacts.push(...inspection.artifacts);
       dicom = { dicomPrivateValues: inspection.privateValues, dicomDataset: inspection.dataset };
@@ -99,13 +110,3 @@ export class ValidationScanner implements Scanner {
   }
 }
 
-async function readHead(path: string): Promise<Buffer> {
-  const handle = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(HEAD_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, HEAD_BYTES, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
