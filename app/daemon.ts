@@ -20,6 +20,7 @@ import { DailyCounter, type DailyUse } from "./intake/daily-counter.ts";
 import { LiveStats, type StatsSnapshot } from "./events/live-stats.ts";
 import { connectRedis, type RedisConnection } from "./store/redis-connection.ts";
 import { clamdClientFor } from "./scan-engine.ts";
+import { FileHasher } from "./intake/file-hasher.ts";
 import { FileStorage, type StoredFile } from "./intake/file-storage.ts";
 import { applyRetention } from "./quarantine/retention.ts";
 import { sweepScratch } from "./scan/scratch.ts";
@@ -65,6 +66,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     submissions: Submissions;
     keys: ApiKeys;
     clamd: ClamdClient;
+    hasher: FileHasher;
   };
   /** Undo steps of what initialize() built, run in reverse by close(), also after a failed start. */
   private readonly closers: (() => Promise<void>)[] = [];
@@ -120,7 +122,9 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
       clearInterval(flushTimer);
       await flushFailures();
     });
-    this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store, failures), clamd };
+    const hasher = new FileHasher();
+    this.closers.push(() => hasher.close());
+    this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store, failures), clamd, hasher };
     await this.sweepScratch();
     if (this.options.worker === false) return;
 
@@ -167,6 +171,11 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   /** A file already received into `incomingDir` (an HTTP upload); removed there whatever happens. */
   submitUpload(input: Omit<SubmitFileInput, "filePath">, received: StoredFile): Promise<Submitted> {
     return this.use().submissions.submitReceived(input, received);
+  }
+
+  /** Size and SHA-256 of a received upload, computed in the hash thread. */
+  hashUpload(file: string): Promise<{ size: number; sha256: string }> {
+    return this.use().hasher.hash(file);
   }
 
   /** Where uploads are streamed before they are accepted: on DATA_DIR's filesystem, so accepting is a rename. */

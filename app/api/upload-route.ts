@@ -16,6 +16,11 @@ import { estimateSeconds, type EstimateParts } from "./estimate.ts";
 /** Room for the multipart framing and the small fields around the file. */
 const MULTIPART_ALLOWANCE = 64 * 1024;
 const MAX_WAIT_SECONDS = 120;
+/**
+ * Bodies declared up to this size are hashed as they stream, which costs less than a trip to
+ * the hash thread; larger or undeclared ones are hashed there once received, off this loop.
+ */
+const INLINE_HASH_BYTES = 1024 * 1024;
 /** How long the rest of a refused body is read and dropped, so the client sees the answer before the connection closes. */
 const LINGER_MS = 30_000;
 
@@ -27,15 +32,16 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * before a byte of the body is read: a declared length over the limit is refused unread, and
  * an undeclared one is cut off the moment it passes the limit. The body streams into a file
  * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
- * hashed on the way (formidable) and synced before its stream closes (`flush`: on disk by the
- * time the submission counts it, with no second open). Once received, the submission owns it:
+ * synced before its stream closes (`flush`: on disk by the time the submission counts it, with
+ * no second open). A small body is hashed on the way (formidable), a large one by the hash
+ * thread once received. Once received, the submission owns it:
  * it moves it under the file's id or removes it. Until then, whatever formidable wrote is removed here, once its
  * stream is closed: formidable opens a part's file even after it has failed the request (the
  * second file of a two-file body, a file after one field too many), so removing by name alone
  * could run before the file exists, and a part begun after that gets no file at all.
  */
 /** What the upload route uses of the daemon. */
-export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "submitUpload" | "waitForResult"> & EstimateParts;
+export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "hashUpload" | "submitUpload" | "waitForResult"> & EstimateParts;
 
 export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
   return async (ctx) => {
@@ -58,12 +64,15 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     };
     let handedOver = false;
     try {
-      const { fields, file } = await receive(ctx, openFile, tier, limits).finally(() => (settled = true));
+      const inlineHash = declared > 0 && declared <= INLINE_HASH_BYTES;
+      const { fields, file } = await receive(ctx, openFile, tier, limits, inlineHash).finally(() => (settled = true));
       await finished(written[0]!);
+      const received = String(written[0]!.path);
+      const sha256 = inlineHash ? String(file.hash) : await hashReceived(daemon, received, file.size);
       handedOver = true;
       const submitted = await daemon.submitUpload(
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
-        { path: String(written[0]!.path), size: file.size, sha256: String(file.hash) },
+        { path: received, size: file.size, sha256 },
       );
       const record = wait > 0 ? await daemon.waitForResult(submitted.jobId, wait * 1000) : undefined;
       if (record) {
@@ -79,6 +88,12 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
   };
 }
 
+async function hashReceived(daemon: Pick<UploadParts, "hashUpload">, file: string, size: number): Promise<string> {
+  const digest = await daemon.hashUpload(file);
+  if (digest.size !== size) throw new Error(`the received file holds ${digest.size} bytes where ${size} arrived`);
+  return digest.sha256;
+}
+
 async function discard(stream: WriteStream): Promise<void> {
   await finished(stream.destroy()).catch(() => undefined);
   await rm(stream.path, { force: true, maxRetries: 3 });
@@ -91,7 +106,7 @@ function parseWait(raw: unknown): number {
   return n;
 }
 
-async function receive(ctx: Context, openFile: () => Writable, tier: Tier, limits: TierLimits): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
+async function receive(ctx: Context, openFile: () => Writable, tier: Tier, limits: TierLimits, inlineHash: boolean): Promise<{ fields: { fileId?: string; fileHash?: string }; file: UploadedFile }> {
   try {
     await koaBody({
       multipart: true,
@@ -107,7 +122,7 @@ async function receive(ctx: Context, openFile: () => Writable, tier: Tier, limit
         maxTotalFileSize: limits.maxFileBytes,
         allowEmptyFiles: true,
         minFileSize: 0,
-        hashAlgorithm: "sha256",
+        hashAlgorithm: inlineHash ? "sha256" : false,
       },
     })(ctx, async () => {});
   } catch (err) {

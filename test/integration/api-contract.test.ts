@@ -165,6 +165,24 @@ describe(`HTTP API contract (real app, Redis, clamd, ${TEST_DATABASE_NAME})`, ()
     assert.deepEqual([gone.status, (gone.body.error as { code: string }).code], [410, "FILE_EXPIRED"]);
   });
 
+  it("a large upload, declared or chunked, is recorded with the SHA-256 of its bytes (computed in the hash thread); a wrong fileHash is 422 with no file left", async () => {
+    const big = Buffer.alloc(3 * MiB + 17);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    const declared = saw(await upload(app, alice, big, { fields: { fileId: "big-declared", fileHash: sha256(big) } }));
+    assert.equal(declared.status, 202);
+    const chunked = await rawUpload(app, { key: alice, data: big, fields: { fileId: "big-chunked", fileHash: sha256(big) } });
+    assert.equal(chunked !== "aborted" && chunked.status, 202);
+    for (const id of ["big-declared", "big-chunked"]) {
+      const file = await call(app, alice, "GET", `/api/medical-files/${id}`);
+      assert.deepEqual([file.body.size, file.body.sha256], [big.length, sha256(big)], id);
+    }
+    const wrong = await rawUpload(app, { key: alice, data: big, fields: { fileHash: "0".repeat(64) } });
+    assert.deepEqual(wrong !== "aborted" && [wrong.status, (JSON.parse(wrong.body) as { error: { code: string } }).error.code], [422, "INTEGRITY_MISMATCH"]);
+    const wrongDeclared = saw(await upload(app, alice, big, { fields: { fileHash: "1".repeat(64) } }));
+    assert.deepEqual([wrongDeclared.status, (wrongDeclared.body.error as { code: string }).code], [422, "INTEGRITY_MISMATCH"]);
+    assert.equal(await incomingLeft(), 0);
+  });
+
   it("one byte over the tier limit is 413 while streaming, with no temporary file left; at the limit is accepted", async () => {
     const limit = 10 * MiB;
     const over = saw(await upload(app, freeUser, Buffer.alloc(limit + 1, 1)));
