@@ -78,11 +78,13 @@ export class Appliance {
   }
 
   /** A new API key through `scan-daemon keys create`, as an operator makes one. */
-  async key(user: string, tier: string): Promise<{ id: string; key: string }> {
-    const created = await this.cli(["keys", "create", "--user", user, "--tier", tier]);
-    if (created.status !== 0) throw new Error(`keys create failed: ${created.output}`);
-    const lines = created.output.trim().split("\n");
-    return { id: /^created (\S+)/m.exec(created.output)![1]!, key: lines.at(-1)! };
+  async key(user: string, tier: string, ...flags: string[]): Promise<{ id: string; key: string }> {
+    const created = await this.cli(["keys", "create", "--user", user, "--tier", tier, ...flags]);
+    const id = /^created (\S+)/m.exec(created.output)?.[1];
+    // By its shape, not as the last line: a shell on the way may add lines of its own (pyenv's rehash warnings did, now and then).
+    const key = /^msd_[A-Za-z0-9_-]+$/m.exec(created.output)?.[0];
+    if (created.status !== 0 || !id || !key) throw new Error(`keys create failed: ${created.output}`);
+    return { id, key };
   }
 
   /** supervisord's view: program name → state. */
