@@ -76,8 +76,11 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const nextFree = userOf(free, 50);
   await uploads(40, 8, nextFree, () => dicomOf(SMALL, pixels));
 
-  const raw8files = smallFiles(files);
-  const rawSmall = () => run(files, 8, (i) => clamd.instream(Readable.from([raw8files[i]!]), AbortSignal.timeout(60_000)).then(() => undefined));
+  // clamd remembers the files it found clean: every raw run scans files of its own.
+  const rawSmall = () => {
+    const raw8files = smallFiles(files);
+    return run(files, 8, (i) => clamd.instream(Readable.from([raw8files[i]!]), AbortSignal.timeout(60_000)).then(() => undefined));
+  };
   const raw8before = await rawSmall();
 
   const peer8 = process.env.BENCH_PEER_DIR ? await measurePeer(process.env.BENCH_PEER_DIR, Number(appliance.env.CLAMAV_PORT), smallFiles(files)) : undefined;
@@ -100,8 +103,10 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const premium8 = await uploads(files, 8, nextPremium, (i) => premium8files[i]!);
 
   const bigCount = 16;
-  const rawBigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
-  const rawLarge = () => run(bigCount, 4, (i) => clamd.instream(Readable.from([rawBigFiles[i]!]), AbortSignal.timeout(120_000)).then(() => undefined));
+  const rawLarge = () => {
+    const rawBigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
+    return run(bigCount, 4, (i) => clamd.instream(Readable.from([rawBigFiles[i]!]), AbortSignal.timeout(120_000)).then(() => undefined));
+  };
   const rawBigBefore = await rawLarge();
   const bigFiles = Array.from({ length: bigCount }, () => dicomOf(LARGE, pixels));
   const premiumBig = await uploads(bigCount, 4, nextPremium, (i) => bigFiles[i]!);
