@@ -34,11 +34,11 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
  * synced before its stream closes (`flush`: on disk by the time the submission counts it, with
  * no second open). A small body is hashed on the way (formidable), a large one by the hash
- * thread once received. Once received, the submission owns it:
- * it moves it under the file's id or removes it. Until then, whatever formidable wrote is removed here, once its
- * stream is closed: formidable opens a part's file even after it has failed the request (the
- * second file of a two-file body, a file after one field too many), so removing by name alone
- * could run before the file exists, and a part begun after that gets no file at all.
+ * thread once received. Once received, the submission owns it: it moves it under the file's id
+ * or removes it. Until then, whatever formidable wrote is removed here, once its stream is
+ * closed: formidable opens a part's file even after it has failed the request (the second file
+ * of a two-file body, a file after one field too many), so removing by name alone could run
+ * before the file exists, and a part begun after that gets no file at all.
  */
 /** What the upload route uses of the daemon. */
 export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "hashUpload" | "submitUpload" | "waitForResult"> & EstimateParts;
