@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { NotFoundError } from "../errors/not-found-error.ts";
+import { StoreUnavailableError } from "../errors/store-unavailable-error.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
 import type { Logger } from "../log.ts";
 import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
@@ -45,9 +46,9 @@ const SHA256 = /^[0-9a-fA-F]{64}$/;
 export class Submissions {
   constructor(
     private readonly store: Store,
-    private readonly storage: FileStorage,
-    private readonly queue: ScanQueue,
-    private readonly daily: DailyCounter,
+    private readonly storage: Pick<FileStorage, "pathFor" | "receiveCopy" | "place" | "remove">,
+    private readonly queue: Pick<ScanQueue, "add">,
+    private readonly daily: Pick<DailyCounter, "consume" | "release">,
     private readonly log: Logger,
     private readonly tierLimits: Readonly<Record<Tier, TierLimits>>,
   ) {}
@@ -119,14 +120,16 @@ export class Submissions {
       throw err;
     });
     let committed = false;
-    let placed = false;
+    let placedAt: string | undefined;
     try {
       if (input.fileHash && input.fileHash.toLowerCase() !== received.sha256) throw new SubmitRejectedError("INTEGRITY_MISMATCH", "fileHash does not match the bytes received");
       const jobId = randomUUID();
       const now = new Date().toISOString();
       // The unique (owner, client id) index decides a race between two submissions of one fileId
       // by one owner; only the winner moves its bytes to its path, so the loser cannot overwrite
-      // them. The internal id is the client's unless another owner's file holds it.
+      // them. The internal id is the client's unless another owner's file holds it. The bytes
+      // move before the commit, not after it: a process killed between the two must never leave
+      // an accepted file whose bytes were still in `incoming` (swept at the next start).
       const file = await this.store.db
         .transaction(async (tx) => {
           const id = (await this.store.files.get(fileId, tx)) ? randomUUID() : fileId;
@@ -134,6 +137,9 @@ export class Submissions {
           await this.store.files.insert(tx, record, now);
           await this.store.scans.enqueue(tx, jobId, id, "upload", input.userTier, now);
           await this.store.audit.append(tx, { actor: input.userId, action: "upload", fileId: id, sha256: received.sha256, detail: { jobId, size: received.size, tier: input.userTier } }, now);
+          tx.beforeCommit(async () => {
+            placedAt = await this.storage.place(received.path, id);
+          });
           return record;
         })
         .catch((err: unknown) => {
@@ -141,15 +147,18 @@ export class Submissions {
           throw err;
         });
       committed = true;
-      await this.storage.place(received.path, file.id);
-      placed = true;
       await this.addToQueue(jobId, { fileId: file.id, storedPath: file.storedPath, sha256: received.sha256, tier: input.userTier, userId: input.userId, scanType: "upload" });
       return { fileId, jobId };
     } catch (err) {
-      if (!committed) await this.daily.release(input.userId);
+      if (!committed) {
+        await this.daily.release(input.userId);
+        // Moved, then the commit failed: the id is still nobody's. Unless the store went away
+        // mid-commit, when the row may have been committed after all and the bytes stay.
+        if (placedAt && !(err instanceof StoreUnavailableError)) await this.storage.remove(placedAt);
+      }
       throw err;
     } finally {
-      if (!placed) await this.storage.remove(received.path);
+      if (!placedAt) await this.storage.remove(received.path);
     }
   }
 

@@ -1,4 +1,4 @@
-import { access } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import { ContentUnavailableError } from "../errors/content-unavailable-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
@@ -29,8 +29,10 @@ export class Quarantine {
     const dest = this.vault.pathFor(scanId);
     // A crash after the move but before the commit leaves the bytes in the vault already.
     const alreadyMoved = !(await exists(file.storedPath)) && (await exists(dest));
-    if (!alreadyMoved) await this.vault.admit(file.storedPath, scanId);
     const now = this.now().toISOString();
+    // Source, then vault: a move running beside this one makes the vault's copy before it removes the source.
+    if (!alreadyMoved && (await missing(file.storedPath)) && (await missing(dest))) return this.recordMissing(file, scanId, result, now);
+    if (!alreadyMoved) await this.vault.admit(file.storedPath, scanId);
     await this.store.db.transaction(async (tx) => {
       if (!(await this.store.files.transition(tx, file.id, ["quarantining"], { state: "quarantined", storedPath: null }, now))) return;
       await this.store.quarantine.insert(tx, {
@@ -46,6 +48,17 @@ export class Quarantine {
         createdAt: now,
       });
       await this.store.audit.append(tx, { actor: "system", action: "quarantine", fileId: file.id, sha256: file.sha256, detail: { quarantineId: scanId, verdict: result.status } }, now);
+    });
+  }
+
+  /**
+   * Bytes removed from DATA_DIR behind the service's back: nothing is left to hold, and a file
+   * left `quarantining` would have every reconciler pass try again. Its verdict stays.
+   */
+  private async recordMissing(file: FileRecord, scanId: string, result: Pick<ScanResult, "status">, now: string): Promise<void> {
+    await this.store.db.transaction(async (tx) => {
+      if (!(await this.store.files.transition(tx, file.id, ["quarantining"], { state: "deleted", storedPath: null }, now))) return;
+      await this.store.audit.append(tx, { actor: "system", action: "file_missing", fileId: file.id, sha256: file.sha256, detail: { scanId, verdict: result.status } }, now);
     });
   }
 
@@ -129,6 +142,14 @@ export class Quarantine {
     if (!entry || entry.state !== "held") throw new NotFoundError("QUARANTINE_NOT_FOUND", `no held quarantine entry ${id}`);
     return entry;
   }
+}
+
+async function missing(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => false,
+    // ENOTDIR: a folder on the way is a file, so nothing can be there either.
+    (err: NodeJS.ErrnoException) => err.code === "ENOENT" || err.code === "ENOTDIR",
+  );
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -40,32 +40,48 @@ export class Reconciler {
     return (await this.store.db.exclusively("reconcile", () => this.pass(now.getTime()))) ?? { requeued: 0, failed: 0, quarantined: 0 };
   }
 
+  /**
+   * Each job and each file is settled on its own: one that fails (a move the disk refuses) is
+   * logged and tried again next pass, and never keeps the others, or a worker's start, waiting.
+   */
   private async pass(now: number): Promise<ReconcileReport> {
     let requeued = 0;
     let failed = 0;
     let quarantined = 0;
-    for (const entry of await this.store.scans.openJobs()) {
-      const file = await this.store.files.get(entry.fileId);
-      if (!file) continue;
-      const data = jobData(entry, file);
-      const job = await this.queue.getJob(entry.jobId);
-      const state = job ? await job.getState() : "missing";
-      if (state === "missing") {
-        if (now - Date.parse(entry.createdAt) < IN_FLIGHT_MS) continue;
-        await this.queue.add(entry.jobId, data);
-        requeued++;
-      } else if (state === "failed" || (state === "completed" && !(await this.store.scans.hasResult(entry.jobId)))) {
-        await this.worker.recordFailure(entry.jobId, job?.failedReason ?? `the job ended ${state} without a result`);
-        failed++;
+    let errors = 0;
+    const settle = async (what: Record<string, string>, work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (err) {
+        errors++;
+        this.log.error({ err, ...what }, "reconcile: could not settle; tried again next pass");
       }
+    };
+    for (const entry of await this.store.scans.openJobs()) {
+      await settle({ jobId: entry.jobId, fileId: entry.fileId }, async () => {
+        const file = await this.store.files.get(entry.fileId);
+        if (!file) return;
+        const job = await this.queue.getJob(entry.jobId);
+        const state = job ? await job.getState() : "missing";
+        if (state === "missing") {
+          if (now - Date.parse(entry.createdAt) < IN_FLIGHT_MS) return;
+          await this.queue.add(entry.jobId, jobData(entry, file));
+          requeued++;
+        } else if (state === "failed" || (state === "completed" && !(await this.store.scans.hasResult(entry.jobId)))) {
+          await this.worker.recordFailure(entry.jobId, job?.failedReason ?? `the job ended ${state} without a result`);
+          failed++;
+        }
+      });
     }
     for (const file of await this.store.files.listByState(["quarantining"])) {
-      const latest = await this.store.scans.latestForFile(file.id);
-      if (!latest || latest.status === "clean") continue;
-      await this.quarantine.admit(file, latest.id, latest);
-      quarantined++;
+      await settle({ fileId: file.id }, async () => {
+        const latest = await this.store.scans.latestForFile(file.id);
+        if (!latest || latest.status === "clean") return;
+        await this.quarantine.admit(file, latest.id, latest);
+        quarantined++;
+      });
     }
-    if (requeued + failed + quarantined > 0) this.log.warn({ requeued, failed, quarantined }, "reconciled");
+    if (requeued + failed + quarantined + errors > 0) this.log.warn({ requeued, failed, quarantined, errors }, "reconciled");
     return { requeued, failed, quarantined };
   }
 }

@@ -12,6 +12,7 @@ export type AuditAction =
   | "quarantine_delete"
   | "quarantine_purge"
   | "file_expire"
+  | "file_missing"
   | "job_redrive"
   | "followup"
   | "key_create"

@@ -1,8 +1,18 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../app/config.ts";
+import { DailyCounter } from "../../app/intake/daily-counter.ts";
+import { FileStorage } from "../../app/intake/file-storage.ts";
+import { Submissions } from "../../app/intake/submissions.ts";
+import { createLogger } from "../../app/log.ts";
+import { ScanQueue } from "../../app/queue/scan-queue.ts";
+import { connectRedis } from "../../app/store/redis-connection.ts";
+import { openStore, storeSettings } from "../../app/store/store.ts";
 import { buildDicom, BASIC_ELEMENTS, text } from "../fixtures/dicom.ts";
 import { eicar } from "../fixtures/eicar.ts";
 import { ROOT } from "../harness/clamd.ts";
@@ -52,6 +62,50 @@ describe("service under failure: crashes, clamd outages, dead letters", () => {
       }
     });
   }
+
+  it("an intake that dies the moment an upload's row commits leaves that file with its bytes, and its scan runs", async () => {
+    const env = { ...stack.env, ...(await stack.scenario("commit")) };
+    const config = loadConfig(env);
+    const log = createLogger("silent");
+    const store = await openStore(storeSettings(config));
+    const redis = await connectRedis(config.redis.url, log, "test");
+    const queue = new ScanQueue(config.redis.url, config.queue, log);
+    const storage = new FileStorage(config.dataDir);
+    await storage.init();
+    let atCommit: { storedPath: string; bytesThere: boolean } | undefined;
+    // The process stops right after the commit: nothing the submission does next ever runs.
+    const db = new Proxy(store.db, {
+      get: (target, key) =>
+        key === "transaction"
+          ? async (body: Parameters<typeof target.transaction>[0]) => {
+              const record = (await target.transaction(body)) as { storedPath: string };
+              atCommit = { storedPath: record.storedPath, bytesThere: existsSync(record.storedPath) };
+              return new Promise<never>(() => {});
+            }
+          : (Reflect.get(target, key) as unknown),
+    });
+    try {
+      const submissions = new Submissions({ ...store, db }, storage, queue, new DailyCounter(redis, `msd:${config.queue.name}`), log, config.tiers);
+      void submissions.submitFile({ fileId: "killed-at-commit", filePath: await stack.file("IM7.dcm", uniqueDicom(7)), fileName: "IM7.dcm", userTier: "premium", userId: "hana" });
+      await eventually(async () => atCommit !== undefined, 10_000, "the upload's commit");
+      assert.equal(atCommit!.bytesThere, true, "the bytes are under DATA_DIR/files when the row commits");
+      assert.deepEqual(await readdir(storage.incomingDir), [], "nothing left in incoming for a start-up sweep to remove");
+    } finally {
+      await queue.close();
+      await redis.close();
+      await store.close();
+    }
+    const worker = await stack.daemon({ env });
+    // Committed but never queued: the reconciler queues it once it is past the in-flight grace
+    // (this pass, or the worker's own if the test ran slow).
+    await worker.reconcile(new Date(Date.now() + 60_000));
+    const [scan] = await eventually(async () => {
+      const scans = await worker.getScans("killed-at-commit", "hana");
+      return scans.length > 0 && scans;
+    }, 30_000, "the scan's result");
+    assert.equal(scan!.status, "clean", JSON.stringify(scan!.results.engines));
+    assert.equal((await worker.getFile("killed-at-commit")).state, "stored");
+  });
 
   it("clamd stopped for 30 s during a batch: nothing comes back clean meanwhile; retried jobs then finish right", async () => {
     const env = { SCAN_JOB_ATTEMPTS: "8", SCAN_RETRY_DELAY_MS: "1000", ...(await stack.scenario("outage")) };

@@ -220,6 +220,18 @@ describe(`service: verdicts, storage and quarantine (real clamd, Redis, ${TEST_D
       assert.equal(held.state, "quarantining", "the verdict is recorded and the file is not stored as clean");
       assert.notEqual(held.state, "stored");
 
+      // A third whose bytes were then removed from DATA_DIR behind the service's back: nothing
+      // to hold. The pass settles it and goes on past the move that still fails.
+      const third = await across.submitFile({ filePath: await stack.file("c.bin", eicar()), fileName: "c.bin", userTier: "free", userId: "gina" });
+      assert.equal((await across.waitForResult(third.jobId, 30_000))?.status, "infected");
+      await rm(path.join(env.DATA_DIR!, "files", third.fileId));
+      await across.reconcile();
+      assert.equal((await across.getFile(second.fileId)).state, "quarantining");
+      const gone = await across.getFile(third.fileId);
+      assert.equal(gone.state, "deleted");
+      assert.equal(gone.storedPath, null);
+      assert.match(await readFile(path.join(env.LOG_DIR!, "scan-audit.log"), "utf8"), new RegExp(`"action":"file_missing","fileId":"${third.fileId}"`));
+
       await rm(env.QUARANTINE_DIR!);
       await mkdir(env.QUARANTINE_DIR!, { mode: 0o700 });
       assert.equal((await across.reconcile()).quarantined, 1);
