@@ -60,7 +60,7 @@ export const envSchema = z.object({
   QUARANTINE_RETENTION_DAYS: int(1, 30),
   FILE_RETENTION_DAYS: int(0, 30),
   SCAN_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only").default("medical-scans"),
-  SCAN_WORKER_CONCURRENCY: int(1, 4),
+  SCAN_WORKER_CONCURRENCY: int(1, 8),
   SCAN_ENGINE_THREADS: int(0, 0),
   SCAN_JOB_ATTEMPTS: int(1, 5),
   SCAN_RETRY_DELAY_MS: int(100, 5000),

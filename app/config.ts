@@ -100,7 +100,11 @@ export interface ApiSettings {
 
 export interface QueueSettings {
   readonly name: string;
-  /** Matches clamd's MaxThreads: more workers would only wait in clamd's queue. */
+  /**
+   * Jobs a worker runs at once: twice clamd's MaxThreads by default. A small file's job spends
+   * most of its time outside clamd (validation in a thread, the verdict's commit, Redis), so
+   * with only as many jobs as clamd has threads those stages took turns instead of overlapping.
+   */
   readonly concurrency: number;
   readonly attempts: number;
   /** First retry delay; each further retry doubles it. */
