@@ -30,7 +30,11 @@ export interface Config {
   readonly yara: { readonly rulesDir: string; readonly customRulesDir?: string; readonly timeoutMs: number };
   readonly timeouts: { readonly validationMs: number; readonly analysisMs: number };
   readonly tmpDir: string;
-  /** Worker threads for validation, YARA-X and analysis: enough that no scan waits for another's CPU work. */
+  /**
+   * Worker threads for validation, YARA-X and analysis, one per job in flight: each thread
+   * loads the rules when it starts, and twice as many cost the worker 100 MB and seconds of
+   * start-up (the CLI's too) for no more files/s on two cores.
+   */
   readonly engineThreads: number;
   readonly allowedFileTypes: readonly FileKind[];
   readonly limits: ScanLimits;
@@ -155,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     virusTotalRequired: e.VIRUSTOTAL_REQUIRED,
     auditKey: e.AUDIT_HMAC_KEY ? Buffer.from(e.AUDIT_HMAC_KEY, "utf8") : undefined,
     // Each running scan has at most two engines in threads at once (YARA-X beside analysis).
-    engineThreads: e.SCAN_ENGINE_THREADS || 2 * e.SCAN_WORKER_CONCURRENCY,
+    engineThreads: e.SCAN_ENGINE_THREADS || e.SCAN_WORKER_CONCURRENCY,
     allowedFileTypes: e.ALLOWED_FILE_TYPES,
     limits: {
       archiveMaxEntries: e.ARCHIVE_MAX_ENTRIES,

@@ -120,7 +120,7 @@ describe("service configuration", () => {
     assert.equal(c.queue.jobTimeoutMs, 120_000 + 151_000 + 10_000);
     assert.ok(c.queue.lockDurationMs > c.queue.jobTimeoutMs);
     assert.equal(c.queue.concurrency, 8, "twice clamd's MaxThreads");
-    assert.equal(c.engineThreads, 16);
+    assert.equal(c.engineThreads, 8, "one per job in flight");
     assert.equal(c.redis.url, "redis://127.0.0.1:6379");
   });
 
