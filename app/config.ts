@@ -158,7 +158,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureFlushMs: e.AUTH_FAILURE_AUDIT_INTERVAL_MS,
     virusTotalRequired: e.VIRUSTOTAL_REQUIRED,
     auditKey: e.AUDIT_HMAC_KEY ? Buffer.from(e.AUDIT_HMAC_KEY, "utf8") : undefined,
-    // Each running scan has at most two engines in threads at once (YARA-X beside analysis).
     engineThreads: e.SCAN_ENGINE_THREADS || e.SCAN_WORKER_CONCURRENCY,
     allowedFileTypes: e.ALLOWED_FILE_TYPES,
     limits: {

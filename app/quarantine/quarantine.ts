@@ -1,4 +1,4 @@
-import { access, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { ContentUnavailableError } from "../errors/content-unavailable-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
@@ -27,12 +27,13 @@ export class Quarantine {
   async admit(file: FileRecord, scanId: string, result: Pick<ScanResult, "status" | "threatLevel">): Promise<void> {
     if (file.state !== "quarantining" || !file.storedPath) return;
     const dest = this.vault.pathFor(scanId);
-    // A crash after the move but before the commit leaves the bytes in the vault already.
-    const alreadyMoved = !(await exists(file.storedPath)) && (await exists(dest));
+    // Source, then vault: a move running beside this one makes the vault's copy before it
+    // removes the source. A crash after the move but before the commit leaves the bytes in the
+    // vault already.
+    const sourceThere = await exists(file.storedPath);
     const now = this.now().toISOString();
-    // Source, then vault: a move running beside this one makes the vault's copy before it removes the source.
-    if (!alreadyMoved && (await missing(file.storedPath)) && (await missing(dest))) return this.recordMissing(file, scanId, result, now);
-    if (!alreadyMoved) await this.vault.admit(file.storedPath, scanId);
+    if (!sourceThere && !(await exists(dest))) return this.recordMissing(file, scanId, result, now);
+    if (sourceThere) await this.vault.admit(file.storedPath, scanId);
     await this.store.db.transaction(async (tx) => {
       if (!(await this.store.files.transition(tx, file.id, ["quarantining"], { state: "quarantined", storedPath: null }, now))) return;
       await this.store.quarantine.insert(tx, {
@@ -144,17 +145,14 @@ export class Quarantine {
   }
 }
 
-async function missing(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => false,
-    // ENOTDIR: a folder on the way is a file, so nothing can be there either.
-    (err: NodeJS.ErrnoException) => err.code === "ENOENT" || err.code === "ENOTDIR",
-  );
-}
-
+/** False only when nothing is there; any other failure to look is thrown, never taken as absent. */
 async function exists(p: string): Promise<boolean> {
-  return access(p).then(
+  return stat(p).then(
     () => true,
-    () => false,
+    (err: NodeJS.ErrnoException) => {
+      // ENOTDIR: a folder on the way is a file, so nothing can be there either.
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
+      throw err;
+    },
   );
 }
