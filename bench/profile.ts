@@ -6,7 +6,7 @@
  * temporary folder) for Chrome's DevTools. bench/cpu-profile-hook.mjs does the profiling in the app.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import os from "node:os";
 import path from "node:path";
@@ -60,6 +60,7 @@ const top = (m: Map<string, number>, n: number, per: number) =>
   [...m].filter(([k]) => k !== "((idle))").sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / per).toFixed(3).padStart(7)} ms  ${k}`);
 
 async function profileLoad() {
+  await mkdir(dir, { recursive: true });
   const hook = path.join(import.meta.dirname, "cpu-profile-hook.mjs");
   const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", NODE_OPTIONS: `--import=${hook}`, PROFILE_DIR: dir });
   const client = uploader(appliance.base);
