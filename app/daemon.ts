@@ -35,6 +35,8 @@ import type { Tier, TierLimits } from "./verdict/tiers.ts";
 export interface DaemonOptions {
   /** Run scans in this process (default). False for processes that only accept and report. */
   readonly worker?: boolean;
+  /** Receive every worker's events here (default). False for a process that only sends them: its own `scan_*` and `stats` never fire. */
+  readonly events?: boolean;
   readonly log?: Logger;
   /** Called once for each verdict this process records (metrics). */
   readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
@@ -104,7 +106,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     this.closers.push(() => redis.close());
     const prefix = `msd:${config.queue.name}`;
     await claimQueue(redis, prefix, config.queue.name, store.deploymentId);
-    const bus = await EventBus.create(redis, prefix, log);
+    const bus = await EventBus.create(redis, prefix, log, this.options.events ?? true);
     this.closers.push(() => bus.close());
     bus.on((event) => this.emit(event.type, event as never));
     const stats = new LiveStats(redis, prefix);

@@ -23,16 +23,22 @@ export class EventBus {
 
   private constructor(
     private readonly publisher: RedisConnection,
-    private readonly subscriber: RedisConnection,
+    private readonly subscriber: RedisConnection | undefined,
     private readonly channel: string,
   ) {}
 
-  static async create(publisher: RedisConnection, prefix: string, log: Logger): Promise<EventBus> {
+  /**
+   * `listen: false` for a process that only sends (a scan worker): it neither subscribes nor
+   * receives, so each verdict is not also parsed where nothing listens for it.
+   */
+  static async create(publisher: RedisConnection, prefix: string, log: Logger, listen = true): Promise<EventBus> {
+    const channel = `${prefix}:events`;
+    if (!listen) return new EventBus(publisher, undefined, channel);
     const subscriber = publisher.duplicate();
     subscriber.on("error", (err: Error) => log.debug({ err: err.message }, "redis subscriber error"));
     await subscriber.connect();
-    const bus = new EventBus(publisher, subscriber, `${prefix}:events`);
-    await subscriber.subscribe(bus.channel, (message) => bus.dispatch(message, log));
+    const bus = new EventBus(publisher, subscriber, channel);
+    await subscriber.subscribe(channel, (message) => bus.dispatch(message, log));
     return bus;
   }
 
@@ -47,7 +53,7 @@ export class EventBus {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await this.subscriber.close();
+    await this.subscriber?.close();
   }
 
   private dispatch(message: string, log: Logger): void {
