@@ -91,19 +91,19 @@ describe("scale-out: two appliances, one deployment (PostgreSQL, Redis, shared v
 
   it("uploads alternate between hosts while host B's app is SIGKILLed and PostgreSQL restarts: one final result each, read from host A; nothing malicious is clean; no SQLite file", async (t) => {
     const { key } = await a.key("pacs-gateway", "gold");
-    const accepted: { fileId: string; malicious: boolean }[] = [];
-    let refused = 0;
+    const accepted: { i: number; fileId: string; malicious: boolean }[] = [];
+    const refused: number[] = [];
     const send = async (i: number) => {
       const malicious = i % 5 === 0;
       try {
         const r = await upload(i % 2 ? a : b, key, malicious ? eicar() : freshDicom(), { name: malicious ? "eicar.txt" : "IM0001.dcm" });
-        if (r.status === 202) accepted.push({ fileId: String(r.body.fileId), malicious });
+        if (r.status === 202) accepted.push({ i, fileId: String(r.body.fileId), malicious });
         else {
           assert.ok(r.status === 503, `${r.status} ${JSON.stringify(r.body)}`);
-          refused++;
+          refused.push(i);
         }
       } catch {
-        refused++; // host B's intake was down: nothing was accepted
+        refused.push(i); // host B's intake was down: nothing was accepted
       }
     };
     // Four uploads in flight at a time, so that the kill and the restart land on work under way.
@@ -118,8 +118,10 @@ describe("scale-out: two appliances, one deployment (PostgreSQL, Redis, shared v
       await Promise.all([i, i + 1, i + 2, i + 3].map(send));
     }
     await restarting;
-    t.diagnostic(`accepted ${accepted.length} of 60 (${accepted.filter((f) => f.malicious).length} malicious), refused ${refused}`);
-    assert.ok(accepted.length >= 40, `accepted ${accepted.length}, refused ${refused}`);
+    t.diagnostic(`accepted ${accepted.length} of 60 (${accepted.filter((f) => f.malicious).length} malicious), refused ${refused.length}`);
+    // Refusals only where a host or the database was down: B from its kill on (until supervisord
+    // has restarted it, which a fast machine may not wait for), either during PostgreSQL's restart.
+    assert.deepEqual(refused.filter((i) => i < 20 || (i < 36 && i % 2 === 1)), [], `refused ${JSON.stringify(refused.sort((x, y) => x - y))}`);
 
     let pending: string[] = [];
     const finals = await eventually(
