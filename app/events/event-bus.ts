@@ -16,7 +16,8 @@ export type ScanEventListener = (event: ScanEvent) => void;
 
 /**
  * Redis publish/subscribe, so that an event raised by a worker in one process reaches every
- * process that serves WebSockets (and the worker's own listeners, through the same path).
+ * process that serves WebSockets (and, in a process that both scans and serves, its own
+ * listeners, through the same path).
  */
 export class EventBus {
   private readonly listeners = new Set<ScanEventListener>();
