@@ -91,13 +91,13 @@ describe("scale-out: two appliances, one deployment (PostgreSQL, Redis, shared v
 
   it("uploads alternate between hosts while host B's app is SIGKILLed and PostgreSQL restarts: one final result each, read from host A; nothing malicious is clean; no SQLite file", async (t) => {
     const { key } = await a.key("pacs-gateway", "gold");
-    const accepted: { i: number; fileId: string; malicious: boolean }[] = [];
+    const accepted: { fileId: string; malicious: boolean }[] = [];
     const refused: number[] = [];
     const send = async (i: number) => {
       const malicious = i % 5 === 0;
       try {
         const r = await upload(i % 2 ? a : b, key, malicious ? eicar() : freshDicom(), { name: malicious ? "eicar.txt" : "IM0001.dcm" });
-        if (r.status === 202) accepted.push({ i, fileId: String(r.body.fileId), malicious });
+        if (r.status === 202) accepted.push({ fileId: String(r.body.fileId), malicious });
         else {
           assert.ok(r.status === 503, `${r.status} ${JSON.stringify(r.body)}`);
           refused.push(i);
