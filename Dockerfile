@@ -73,7 +73,10 @@ ENV NODE_ENV=production \
   PORT=3000 \
   SCAN_DAEMON_WS_PORT=8081
 
-RUN mkdir -p "$APPLIANCE_HOME" "$DATA_DIR" "$QUARANTINE_DIR" "$LOG_DIR" "$CLAMAV_LOG_DIR" "$SUPERVISOR_LOG_DIR" "$CLAMAV_DB_DIR" "$CLAMAV_BAKED_DB_DIR" "$RUN_DIR" \
+# clamav joins node's group to read stored files itself (CLAMAV_SCAN_MODE=path): the app makes
+# DATA_DIR/files and the files in it group-readable, and nothing else.
+RUN usermod -a -G node clamav \
+  && mkdir -p "$APPLIANCE_HOME" "$DATA_DIR" "$QUARANTINE_DIR" "$LOG_DIR" "$CLAMAV_LOG_DIR" "$SUPERVISOR_LOG_DIR" "$CLAMAV_DB_DIR" "$CLAMAV_BAKED_DB_DIR" "$RUN_DIR" \
   && chown -R node "$APPLIANCE_HOME" "$LOG_DIR" \
   && chown -R clamav "$CLAMAV_DB_DIR" "$CLAMAV_LOG_DIR" "$CLAMAV_BAKED_DB_DIR" \
   && chmod 0700 "$QUARANTINE_DIR"

@@ -18,6 +18,7 @@ export const envSchema = z.object({
   CLAMAV_HOST: z.string().min(1).default("127.0.0.1"),
   CLAMAV_PORT: int(1, 3310).pipe(z.number().max(65535)),
   CLAMAV_TIMEOUT_MS: int(100, 150_000),
+  CLAMAV_SCAN_MODE: z.enum(["path", "stream"]).optional(),
   CLAMAV_DB_DIR: z.string().min(1).optional(),
   CLAMAV_OFFICIAL_DATABASES: bool(true),
   VIRUS_SCANNING_ENABLED: bool(true),

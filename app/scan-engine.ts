@@ -7,7 +7,9 @@ import { ScanPipeline } from "./scan/pipeline.ts";
 import { ResultCache } from "./scan/result-cache.ts";
 import { EnginePool, PooledScanner } from "./scan/engine-pool.ts";
 import { AnalysisScanner } from "./engines/analysis/analysis-scanner.ts";
-import { ClamavScanner } from "./engines/clamav/clamav-scanner.ts";
+import { ClamavScanner, type ClamavOptions } from "./engines/clamav/clamav-scanner.ts";
+import { filesDirOf } from "./intake/file-storage.ts";
+import type { Logger } from "./log.ts";
 import type { Scanner } from "./scan/scanner.ts";
 import { ValidationScanner } from "./engines/validation/validation-scanner.ts";
 import { VirusTotalScanner } from "./engines/virustotal/virustotal-scanner.ts";
@@ -44,7 +46,7 @@ export interface SharedState {
  * analysis run in, and wires the engines in tier-table order. With
  * VIRUS_SCANNING_ENABLED=false ClamAV is left out, so no result can be clean.
  */
-export async function createScanEngine(config: Config, shared?: SharedState): Promise<ScanEngine> {
+export async function createScanEngine(config: Config, shared?: SharedState, log?: Pick<Logger, "warn">): Promise<ScanEngine> {
   const rules = await loadRuleBook(config.yara.rulesDir, config.yara.customRulesDir);
   const clamd = clamdClientFor(config);
   const vt = config.virustotal;
@@ -61,7 +63,7 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
   const pool = new EnginePool(ENGINE_THREAD_FILE, { allowedFileTypes: config.allowedFileTypes, limits: config.limits, tiers: config.tiers, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
   const scanners: Scanner[] = [
     new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits, config.tiers), pool),
-    ...(config.clamav.enabled ? [new ClamavScanner(clamd, config.clamav.dbDir)] : []),
+    ...(config.clamav.enabled ? [new ClamavScanner(clamd, clamavOptions(config, log))] : []),
     new PooledScanner(new YaraScanner(rules), pool),
     ...(virustotal ? [virustotal] : []),
     new PooledScanner(new AnalysisScanner(), pool),
@@ -82,6 +84,18 @@ export async function createScanEngine(config: Config, shared?: SharedState): Pr
     configHash: scanConfigHash(config),
   });
   return { pipeline, clamd, rules, virustotal, pool, close: () => pool.close() };
+}
+
+/** With CLAMAV_SCAN_MODE=path, clamd reads the stored files; a refusal is logged once and the file streamed. */
+function clamavOptions(config: Config, log?: Pick<Logger, "warn">): ClamavOptions {
+  if (config.clamav.scanMode === "stream") return { dbDir: config.clamav.dbDir };
+  let told = false;
+  const onPathRefused = (reply: string) => {
+    if (told) return;
+    told = true;
+    log?.warn({ reply }, "clamd may not read the stored files, so they are streamed to it; see CLAMAV_SCAN_MODE in docs/configuration.md");
+  };
+  return { dbDir: config.clamav.dbDir, sharedDir: filesDirOf(config.dataDir), onPathRefused };
 }
 
 export function clamdClientFor(config: Config): ClamdClient {

@@ -7,6 +7,7 @@ import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
+import { STORED_FILE_MODE } from "../intake/file-storage.ts";
 import { scratchPath } from "../scan/scratch.ts";
 import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import { ApiError } from "./api-error.ts";
@@ -59,7 +60,7 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     // request: once the request is settled, such a part's bytes go nowhere.
     const openFile = (): Writable => {
       if (settled) return new Writable({ write: (_chunk, _encoding, done) => done() });
-      written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: 0o600, flush: true }));
+      written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: STORED_FILE_MODE, flush: true }));
       return written.at(-1)!;
     };
     let handedOver = false;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, rm } from "node:fs/promises";
+import { chmod, mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { scratchPath } from "../scan/scratch.ts";
 import { FolderSync, moveDurably } from "./durable-fs.ts";
@@ -17,19 +17,30 @@ export interface StoredFile {
  * DATA_DIR, each host receives into a folder of its own under incoming (named by HOST_ID), on
  * the same filesystem as files/, so that a move into files/ stays a rename.
  */
+export const filesDirOf = (dataDir: string) => path.join(dataDir, "files");
+
+/**
+ * Stored files, and the folder that holds them, can be read by the app's group: the image puts
+ * clamd's user in it, so that clamd reads a stored file itself (CLAMAV_SCAN_MODE=path). Bytes
+ * still arriving (incoming), quarantine and the database stay the app user's alone.
+ */
+export const STORED_FILE_MODE = 0o640;
+const FILES_DIR_MODE = 0o750;
+
 export class FileStorage {
   readonly filesDir: string;
   readonly incomingDir: string;
   private readonly filesSync: FolderSync;
 
   constructor(dataDir: string, hostFolder?: string) {
-    this.filesDir = path.join(dataDir, "files");
+    this.filesDir = filesDirOf(dataDir);
     this.filesSync = new FolderSync(this.filesDir);
     this.incomingDir = path.join(dataDir, "incoming", ...(hostFolder ? [hostFolder] : []));
   }
 
   async init(): Promise<void> {
-    await mkdir(this.filesDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.filesDir, { recursive: true, mode: FILES_DIR_MODE });
+    await chmod(this.filesDir, FILES_DIR_MODE);
     await mkdir(this.incomingDir, { recursive: true, mode: 0o700 });
   }
 
@@ -43,7 +54,7 @@ export class FileStorage {
     const sha256 = createHash("sha256");
     let size = 0;
     try {
-      const out = await open(temp, "wx", 0o600);
+      const out = await open(temp, "wx", STORED_FILE_MODE);
       try {
         for await (const chunk of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
           sha256.update(chunk);

@@ -1,9 +1,9 @@
-import { stat } from "node:fs/promises";
+import { chmod, stat } from "node:fs/promises";
 import { ContentUnavailableError } from "../errors/content-unavailable-error.ts";
 import { NotFoundError } from "../errors/not-found-error.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import { moveDurably } from "../intake/durable-fs.ts";
-import type { FileStorage } from "../intake/file-storage.ts";
+import { STORED_FILE_MODE, type FileStorage } from "../intake/file-storage.ts";
 import type { FileRecord } from "../store/file-repo.ts";
 import type { QuarantineEntry, QuarantineState } from "../store/quarantine-repo.ts";
 import { scratchPath } from "../scan/scratch.ts";
@@ -81,6 +81,7 @@ export class Quarantine {
       throw new ContentUnavailableError("QUARANTINE_INTEGRITY", `quarantine entry ${id} does not hold the bytes it quarantined; it stays held`);
     }
     const dest = this.storage.pathFor(entry.fileId);
+    await chmod(incoming, STORED_FILE_MODE);
     await moveDurably(incoming, dest);
     const now = this.now().toISOString();
     const released = await this.store.db.transaction(async (tx) => {

@@ -47,7 +47,7 @@ export interface ScanProcessingParts {
  */
 export async function startScanProcessing(config: Config, p: ScanProcessingParts): Promise<ScanProcessing> {
   const { store, queue, quarantine, log } = p;
-  const engine = await createScanEngine(config, { redis: p.redis, prefix: p.prefix });
+  const engine = await createScanEngine(config, { redis: p.redis, prefix: p.prefix }, log);
   p.onClose(() => engine.close());
   const vt = config.virustotal;
   const followUp = vt ? (file: FileRecord, data: ScanJobData) => p.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;

@@ -2,10 +2,11 @@ import net from "node:net";
 
 export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset";
 
-const REPLIES: Partial<Record<Misbehaviour, string>> = {
-  garbage: "HELLO THERE\0",
-  "null-found": "stream: (null) FOUND\0",
-  "ok-then-found": "stream: OK\nstream: Eicar FOUND\0",
+/** The reply to a scan of `name` ("stream" for INSTREAM, the path for SCAN). */
+const REPLIES: Partial<Record<Misbehaviour, (name: string) => string>> = {
+  garbage: () => "HELLO THERE\0",
+  "null-found": (name) => `${name}: (null) FOUND\0`,
+  "ok-then-found": (name) => `${name}: OK\n${name}: Eicar FOUND\0`,
 };
 
 /**
@@ -24,9 +25,11 @@ export async function startBrokenClamd(mode: Misbehaviour): Promise<{ port: numb
       received = Buffer.concat([received, chunk]);
       if (mode === "silent") return;
       if (mode === "reset") return socket.resetAndDestroy();
-      // Answer once the INSTREAM terminator (a zero-length chunk) or a VERSION command has arrived.
-      const done = received.subarray(-4).equals(Buffer.alloc(4)) || received.toString("latin1").startsWith("zVERSION\0");
-      if (done) socket.end(received.toString("latin1").startsWith("zVERSION") ? "ClamAV 1.4.6/1/Thu Jan  1 00:00:00 1970\0" : (REPLIES[mode] ?? ""));
+      // Answer once the INSTREAM terminator (a zero-length chunk), a whole SCAN or a VERSION command has arrived.
+      const text = received.toString("latin1");
+      if (text.startsWith("zVERSION\0")) return socket.end("ClamAV 1.4.6/1/Thu Jan  1 00:00:00 1970\0");
+      const scanned = /^zSCAN ([^\0]*)\0/.exec(text)?.[1] ?? (text.startsWith("zINSTREAM\0") && received.subarray(-4).equals(Buffer.alloc(4)) ? "stream" : undefined);
+      if (scanned !== undefined) socket.end(REPLIES[mode]?.(scanned) ?? "");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -23,7 +23,8 @@ export class ClamdInstance {
     readonly confPath: string,
   ) {}
 
-  static async start(): Promise<ClamdInstance> {
+  /** `user`: clamd drops to this user, as in the image (this process must be root). */
+  static async start(options: { user?: string } = {}): Promise<ClamdInstance> {
     for (const bin of ["/usr/sbin/clamd", "/usr/bin/sigtool"]) {
       if (!existsSync(bin)) throw new Error(`${bin} is missing: install clamav-daemon and clamav (.ci/run does)`);
     }
@@ -33,7 +34,8 @@ export class ClamdInstance {
     execFileSync("bash", [path.join(ROOT, "scripts/make-test-definitions.sh"), dbDir]);
     const port = await freePort();
     const confPath = path.join(home, "clamd.conf");
-    await writeFile(confPath, execFileSync("bash", [path.join(ROOT, "scripts/render-clamd-conf.sh"), String(port), dbDir, home]));
+    await writeFile(confPath, execFileSync("bash", [path.join(ROOT, "scripts/render-clamd-conf.sh"), String(port), dbDir, home]) + (options.user ? `User ${options.user}\n` : ""));
+    if (options.user) execFileSync("chown", ["-R", options.user, home]);
     const instance = new ClamdInstance(port, home, dbDir, confPath);
     await instance.launch();
     return instance;

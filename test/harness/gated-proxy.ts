@@ -1,7 +1,7 @@
 import net from "node:net";
 
 /**
- * A TCP relay to a real clamd that can hold INSTREAM scans at the door: commands such as
+ * A TCP relay to a real clamd that can hold scans (INSTREAM, SCAN) at the door: commands such as
  * VERSION pass, a scan waits (its bytes unread) until the gate opens. It lets a test catch a
  * worker mid-scan. It never answers for clamd.
  */
@@ -10,7 +10,7 @@ export class GatedProxy {
   private readonly parked: (() => void)[] = [];
   private readonly sockets = new Set<net.Socket>();
   held = 0;
-  /** The first word of every connection's first command (zVERSION, zINSTREAM, zPING...). */
+  /** The first word of every connection's first command (zVERSION, zINSTREAM, zSCAN, zPING...). */
   readonly commands: string[] = [];
 
   private constructor(
@@ -60,7 +60,7 @@ export class GatedProxy {
         upstream.on("error", () => client.destroy());
         client.on("close", () => upstream.destroy());
       };
-      if (this.open || !first.toString("latin1").startsWith("zINSTREAM")) return go();
+      if (this.open || !/^z(INSTREAM|SCAN )/.test(first.toString("latin1"))) return go();
       this.held++;
       this.parked.push(go);
     });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { instreamFrames } from "../../app/engines/clamav/clamd-client.ts";
-import { parseInstreamReply, parseVersionReply } from "../../app/engines/clamav/clamd-reply.ts";
+import { isPathRefusal, parseInstreamReply, parseScanReply, parseVersionReply } from "../../app/engines/clamav/clamd-reply.ts";
 
 describe("clamd replies", () => {
   it("only the exact 'stream: OK' is clean", () => {
@@ -18,6 +18,23 @@ describe("clamd replies", () => {
     assert.deepEqual(parseInstreamReply("stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND\0"), { kind: "found", signature: "Heuristics.Limits.Exceeded.MaxFileSize" });
     for (const r of ["stream: (null) FOUND\0", "INSTREAM size limit exceeded. ERROR\0", "stream: lstat() failed ERROR\0", "stream:  FOUND\0", "stream: A FOUND\nstream: B FOUND\0"]) {
       assert.equal(parseInstreamReply(r), null, JSON.stringify(r));
+    }
+  });
+  it("SCAN: only the path sent, then OK or one signature, is an answer", () => {
+    const file = "/data/files/f 1";
+    assert.deepEqual(parseScanReply(`${file}: OK\0`, file), { kind: "clean" });
+    assert.deepEqual(parseScanReply(`${file}: Win.Test.EICAR_HDB-1 FOUND\0`, file), { kind: "found", signature: "Win.Test.EICAR_HDB-1" });
+    for (const r of [`stream: OK\0`, `/data/files/f: OK\0`, `${file}/x: OK\0`, `${file}: OK\n${file}: X FOUND\0`, `${file}: Access denied. ERROR\0`, `${file}: (null) FOUND\0`, `${file}:OK`]) {
+      assert.equal(parseScanReply(r, file), null, JSON.stringify(r));
+    }
+  });
+  it("SCAN: clamd's refusals to open a path are told apart from every other answer", () => {
+    const file = "/data/files/f1";
+    assert.ok(isPathRefusal(`${file}: Access denied. ERROR\0`, file));
+    assert.ok(isPathRefusal(`${file}: File path check failure: Permission denied. ERROR\0`, file));
+    assert.ok(isPathRefusal(`${file}: File path check failure: No such file or directory. ERROR\0`, file));
+    for (const r of [`${file}: OK\0`, `${file}: X FOUND\0`, `/other: Access denied. ERROR\0`, `${file}: Can't allocate memory ERROR\0`, `${file}: Access denied. ERROR\n${file}: OK\0`, `${file}: File path check failure: x. ERROR\n${file}: OK. ERROR\0`]) {
+      assert.equal(isPathRefusal(r, file), false, JSON.stringify(r));
     }
   });
   it("VERSION with and without official databases", () => {

@@ -1,22 +1,36 @@
 import { createReadStream } from "node:fs";
+import path from "node:path";
 import type { ClamdClient } from "./clamd-client.ts";
-import { parseInstreamReply, parseVersionReply } from "./clamd-reply.ts";
+import { isPathRefusal, parseInstreamReply, parseScanReply, parseVersionReply, type ClamdVerdict } from "./clamd-reply.ts";
 import { fingerprintDefinitions, readDefinitions } from "./definitions.ts";
 import { EngineError } from "../../errors/engine-error.ts";
 import type { Finding } from "../../verdict/findings.ts";
 import { readChunkBytes } from "../../scan/read-chunk.ts";
-import type { EngineVersion, ScanContext, ScanOutcome, Scanner } from "../../scan/scanner.ts";
+import type { EngineVersion, ScanContext, ScanOutcome, Scanner, ScanTarget } from "../../scan/scanner.ts";
 
 /** How long clamd may take to reload after its database files change (NotifyClamd, ConcurrentDatabaseReload). */
 const RELOAD_GRACE_MS = 120_000;
 /** How long one VERSION answer serves the scans that start after it (never a cache hit: see version). */
 const VERSION_REUSE_MS = 500;
 
+export interface ClamavOptions {
+  /** clamd's DatabaseDirectory when this process can read it (CLAMAV_DB_DIR). */
+  readonly dbDir?: string;
+  /**
+   * A folder clamd reads itself (the stored files, when clamd shares this filesystem): a file in
+   * it is scanned by path (SCAN), which spares sending it and clamd writing a copy of it.
+   */
+  readonly sharedDir?: string;
+  /** Told when clamd may not open a file in `sharedDir`, which is then streamed instead. */
+  readonly onPathRefused?: (reply: string) => void;
+}
+
 /**
- * ClamAV signatures through clamd INSTREAM, for the file and everything validation derived
- * from it (inflated datasets, carved executables). Detects what the loaded databases know;
- * misses anything past clamd's limits, which clamd.conf turns into Heuristics.Limits.Exceeded
- * alerts (reported as suspicious: "could not be fully scanned").
+ * ClamAV signatures through clamd, for the file and everything validation derived from it
+ * (inflated datasets, carved executables): by path for a stored file clamd may read, otherwise
+ * streamed with INSTREAM. Detects what the loaded databases know; misses anything past clamd's
+ * limits, which clamd.conf turns into Heuristics.Limits.Exceeded alerts (reported as
+ * suspicious: "could not be fully scanned").
  */
 export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
@@ -24,9 +38,8 @@ export class ClamavScanner implements Scanner {
   private signatureSet: { readonly fingerprint: string; readonly testOnly: boolean } | undefined;
 
   constructor(
-    private readonly clamd: ClamdClient,
-    /** clamd's DatabaseDirectory when this process can read it (CLAMAV_DB_DIR). */
-    private readonly dbDir?: string,
+    private readonly clamd: Pick<ClamdClient, "instream" | "scanFile" | "command">,
+    private readonly options: ClamavOptions = {},
   ) {}
 
   /**
@@ -56,12 +69,13 @@ export class ClamavScanner implements Scanner {
   private async ask(): Promise<EngineVersion> {
     const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
     const parsed = parseVersionReply(raw);
+    const { dbDir } = this.options;
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
     if (!parsed.database) return { label: `${parsed.engine}/unversioned-databases`, cacheable: false };
-    if (!this.dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
-    const defs = await fingerprintDefinitions(this.dbDir);
+    if (!dbDir) return { label: `${parsed.engine}/${parsed.database}`, cacheable: true };
+    const defs = await fingerprintDefinitions(dbDir);
     // Whether only the development set is loaded takes opening the database headers: once per set of files.
-    if (this.signatureSet?.fingerprint !== defs.fingerprint) this.signatureSet = { fingerprint: defs.fingerprint, testOnly: (await readDefinitions(this.dbDir)).testOnly };
+    if (this.signatureSet?.fingerprint !== defs.fingerprint) this.signatureSet = { fingerprint: defs.fingerprint, testOnly: (await readDefinitions(dbDir)).testOnly };
     return {
       label: `${parsed.engine}/${parsed.database}/files-${defs.fingerprint}`,
       cacheable: defs.newestAt === null || Date.now() - defs.newestAt > RELOAD_GRACE_MS,
@@ -72,16 +86,28 @@ export class ClamavScanner implements Scanner {
   async scan(ctx: ScanContext): Promise<ScanOutcome> {
     const findings: Finding[] = [];
     for (const [i, target] of ctx.targets.entries()) {
-      const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: readChunkBytes(target.role === "file" ? ctx.facts?.size : undefined) }), ctx.signal);
-      const verdict = parseInstreamReply(raw);
-      if (!verdict) {
-        throw new EngineError("ENGINE_PROTOCOL", `clamd gave no definite answer: ${JSON.stringify(raw.replace(/\0/g, "").slice(0, 200))}`, true);
-      }
+      const verdict = await this.scanTarget(target, ctx);
       if (verdict.kind === "found") findings.push(classify(verdict.signature, target.label));
       ctx.progress((i + 1) / ctx.targets.length);
     }
     return { findings };
   }
+
+  private async scanTarget(target: ScanTarget, ctx: ScanContext): Promise<ClamdVerdict> {
+    const { sharedDir, onPathRefused } = this.options;
+    if (sharedDir && target.path.startsWith(sharedDir + path.sep)) {
+      const raw = await this.clamd.scanFile(target.path, ctx.signal);
+      if (!isPathRefusal(raw, target.path)) return definite(parseScanReply(raw, target.path), raw);
+      onPathRefused?.(raw.replace(/\0/g, ""));
+    }
+    const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: readChunkBytes(target.role === "file" ? ctx.facts?.size : undefined) }), ctx.signal);
+    return definite(parseInstreamReply(raw), raw);
+  }
+}
+
+function definite(verdict: ClamdVerdict | null, raw: string): ClamdVerdict {
+  if (verdict) return verdict;
+  throw new EngineError("ENGINE_PROTOCOL", `clamd gave no definite answer: ${JSON.stringify(raw.replace(/\0/g, "").slice(0, 200))}`, true);
 }
 
 function classify(signature: string, target: string): Finding {

@@ -1,4 +1,5 @@
 import net from "node:net";
+import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { EngineError } from "../../errors/engine-error.ts";
@@ -52,15 +53,31 @@ export class ClamdClient {
 
   /** Streams `source` with INSTREAM and returns clamd's raw reply. */
   instream(source: Readable, signal: AbortSignal): Promise<string> {
+    // A file that cannot be opened fails before the connection is up; its error then reaches
+    // the pipeline below, not the process as an unhandled 'error' event.
+    source.on("error", () => {});
     return this.exchange(signal, async (socket) => {
       await pipeline(instreamFrames(source), socket, { end: false });
     });
   }
 
+  /**
+   * SCAN: clamd opens the file at `file` itself, which must be an absolute path on clamd's own
+   * filesystem that clamd's user may read. Returns clamd's raw reply.
+   */
+  scanFile(file: string, signal: AbortSignal): Promise<string> {
+    if (!path.isAbsolute(file) || /[\0\r\n]/.test(file)) return Promise.reject(new EngineError("ENGINE_FAILED", "clamd can only be asked to SCAN an absolute path on one line", false));
+    return this.send(`zSCAN ${file}\0`, signal);
+  }
+
   /** A one-word command: PING, VERSION or STATS. */
   command(name: "PING" | "VERSION" | "STATS", signal: AbortSignal): Promise<string> {
+    return this.send(`z${name}\0`, signal);
+  }
+
+  private send(line: string, signal: AbortSignal): Promise<string> {
     return this.exchange(signal, async (socket) => {
-      await new Promise<void>((resolve, reject) => socket.write(`z${name}\0`, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => socket.write(line, (err) => (err ? reject(err) : resolve())));
     });
   }
 

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../app/config.ts";
+import { ClamdClient } from "../../app/engines/clamav/clamd-client.ts";
+import { ClamavScanner } from "../../app/engines/clamav/clamav-scanner.ts";
+import { EngineError } from "../../app/errors/engine-error.ts";
+import { FileStorage } from "../../app/intake/file-storage.ts";
+import type { ScanContext, ScanTarget } from "../../app/scan/scanner.ts";
+import { startBrokenClamd, type Misbehaviour } from "../harness/broken-clamd.ts";
+import { CLAM_EXE, ClamdInstance } from "../harness/clamd.ts";
+import { GatedProxy } from "../harness/gated-proxy.ts";
+import { buildDicom } from "../fixtures/dicom.ts";
+
+function contextFor(file: string): ScanContext {
+  const target: ScanTarget = { label: "file", path: file, role: "file" };
+  return {
+    request: { path: file, tier: "free" },
+    file: target,
+    targets: [target],
+    facts: undefined,
+    workDir: () => Promise.reject(new Error("clamav makes no folder")),
+    workDirPath: "",
+    signal: AbortSignal.timeout(30_000),
+    progress: () => {},
+  };
+}
+
+describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
+  let clamd: ClamdInstance;
+  let proxy: GatedProxy;
+  let dir: string;
+  let shared: string;
+  before(async () => {
+    clamd = await ClamdInstance.start();
+    proxy = await GatedProxy.start(clamd.port);
+    dir = await mkdtemp(path.join(os.tmpdir(), "msd-bypath-"));
+    shared = path.join(dir, "data", "files");
+    await mkdir(shared, { recursive: true });
+  });
+  after(async () => {
+    proxy.close();
+    await clamd.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const scanner = (port: number, refused: string[] = []) =>
+    new ClamavScanner(new ClamdClient({ host: "127.0.0.1", port, timeoutMs: 5000 }), { sharedDir: shared, onPathRefused: (reply) => refused.push(reply) });
+  const place = async (name: string, data: Buffer, folder = shared) => {
+    const file = path.join(folder, name);
+    await writeFile(file, data);
+    return file;
+  };
+
+  it("by default only a clamd on this machine is asked to read files, and either mode can be set", () => {
+    assert.equal(loadConfig({}).clamav.scanMode, "path");
+    assert.equal(loadConfig({ CLAMAV_HOST: "localhost" }).clamav.scanMode, "path");
+    assert.equal(loadConfig({ CLAMAV_HOST: "clamav.internal" }).clamav.scanMode, "stream");
+    assert.equal(loadConfig({ CLAMAV_SCAN_MODE: "stream" }).clamav.scanMode, "stream");
+    assert.equal(loadConfig({ CLAMAV_HOST: "clamav.internal", CLAMAV_SCAN_MODE: "path" }).clamav.scanMode, "path");
+    assert.throws(() => loadConfig({ CLAMAV_SCAN_MODE: "fd" }), /CLAMAV_SCAN_MODE="fd"/);
+  });
+
+  it("a stored file is scanned by path (SCAN), anything else is streamed (INSTREAM); the real clamd gives the same verdicts", async () => {
+    const s = scanner(proxy.port);
+    const before = proxy.commands.length;
+    assert.deepEqual((await s.scan(contextFor(await place("clean", buildDicom())))).findings, []);
+    const found = (await s.scan(contextFor(await place("bad", await readFile(CLAM_EXE))))).findings;
+    assert.deepEqual(found.map((f) => [f.id, f.verdict]), [["clam.exe.UNOFFICIAL", "infected"]]);
+    const outside = await place("outside", buildDicom(), dir);
+    assert.deepEqual((await s.scan(contextFor(outside))).findings, []);
+    // A path that only starts like the folder's name is not inside it.
+    await mkdir(`${shared}-not`, { recursive: true });
+    assert.deepEqual((await s.scan(contextFor(await place("near", buildDicom(), `${shared}-not`)))).findings, []);
+    assert.deepEqual(proxy.commands.slice(before), ["zSCAN", "zSCAN", "zINSTREAM", "zINSTREAM"]);
+  });
+
+  it("a stored file is readable by the app's group, its folder too; bytes still arriving are not", async () => {
+    const storage = new FileStorage(path.join(dir, "store"));
+    await storage.init();
+    assert.equal((await stat(storage.filesDir)).mode & 0o777, 0o750);
+    assert.equal((await stat(storage.incomingDir)).mode & 0o777, 0o700);
+    const received = await storage.receiveCopy(await place("source", buildDicom(), dir));
+    const stored = await storage.place(received.path, "f1");
+    assert.equal((await stat(stored)).mode & 0o777, 0o640);
+  });
+
+  const root = process.getuid?.() === 0;
+  it("a clamd that may not read a stored file (run as clamav, the file the app's alone) gets it streamed, and says so once", { skip: root ? false : "needs root to start clamd as clamav" }, async () => {
+    const asClamav = await ClamdInstance.start({ user: "clamav" });
+    try {
+      const refused: string[] = [];
+      const s = scanner(asClamav.port, refused);
+      await chmod(dir, 0o755);
+      await chmod(path.dirname(shared), 0o755);
+      await chmod(shared, 0o755);
+      const secret = await place("secret", Buffer.alloc(0));
+      await copyFile(CLAM_EXE, secret);
+      await chmod(secret, 0o600);
+      const found = (await s.scan(contextFor(secret))).findings;
+      assert.deepEqual(found.map((f) => f.id), ["clam.exe.UNOFFICIAL"]);
+      assert.deepEqual(refused, [`${secret}: Access denied. ERROR`]);
+      await chmod(secret, 0o644);
+      assert.deepEqual((await s.scan(contextFor(secret))).findings.map((f) => f.id), ["clam.exe.UNOFFICIAL"]);
+      assert.equal(refused.length, 1, "read by path once clamd may");
+      const gone = path.join(shared, "gone");
+      await assert.rejects(s.scan(contextFor(gone)), /ENOENT/, "a stored file that is gone is an error, not clean");
+    } finally {
+      await asClamav.destroy();
+    }
+  });
+
+  const cases: [Misbehaviour, string][] = [
+    ["silent", "ENGINE_TIMEOUT"],
+    ["garbage", "ENGINE_PROTOCOL"],
+    ["null-found", "ENGINE_PROTOCOL"],
+    ["ok-then-found", "ENGINE_PROTOCOL"],
+    ["reset", "ENGINE_FAILED"],
+  ];
+  for (const [mode, code] of cases) {
+    it(`a clamd that is ${mode} when asked to SCAN: ${code}, never clean`, async () => {
+      const broken = await startBrokenClamd(mode);
+      try {
+        const s = new ClamavScanner(new ClamdClient({ host: "127.0.0.1", port: broken.port, timeoutMs: 800 }), { sharedDir: shared });
+        await assert.rejects(s.scan(contextFor(await place(`broken-${mode}`, buildDicom()))), (err: unknown) => err instanceof EngineError && err.code === code);
+      } finally {
+        await broken.close();
+      }
+    });
+  }
+
+  it("an OK that names another file is no answer", async () => {
+    const liar = new ClamavScanner(
+      {
+        scanFile: async (file) => `${file}.other: OK\0`,
+        instream: () => Promise.reject(new Error("not streamed")),
+        command: () => Promise.reject(new Error("no command")),
+      },
+      { sharedDir: shared },
+    );
+    await assert.rejects(liar.scan(contextFor(await place("liar", buildDicom()))), (err: unknown) => err instanceof EngineError && err.code === "ENGINE_PROTOCOL");
+  });
+});
