@@ -11,22 +11,23 @@ export interface StoredFile {
   readonly sha256: string;
 }
 
+export const filesDirOf = (dataDir: string) => path.join(dataDir, "files");
+
+/**
+ * Stored files, and the folder that holds them, can be read by the app's group: the image puts
+ * clamd's user in it, so that clamd reads a stored file itself (CLAMAV_SCAN_MODE=path). A file
+ * is made with this mode in incoming, whose folder (0700) keeps bytes still arriving the app
+ * user's alone until the move into files/; quarantine keeps its own 0700/0600.
+ */
+export const STORED_FILE_MODE = 0o640;
+const FILES_DIR_MODE = 0o750;
+
 /**
  * DATA_DIR/files holds accepted files by id (never by the client's name); DATA_DIR/incoming
  * holds bytes still arriving, which never count as stored. In a deployment whose hosts share
  * DATA_DIR, each host receives into a folder of its own under incoming (named by HOST_ID), on
  * the same filesystem as files/, so that a move into files/ stays a rename.
  */
-export const filesDirOf = (dataDir: string) => path.join(dataDir, "files");
-
-/**
- * Stored files, and the folder that holds them, can be read by the app's group: the image puts
- * clamd's user in it, so that clamd reads a stored file itself (CLAMAV_SCAN_MODE=path). Bytes
- * still arriving (incoming), quarantine and the database stay the app user's alone.
- */
-export const STORED_FILE_MODE = 0o640;
-const FILES_DIR_MODE = 0o750;
-
 export class FileStorage {
   readonly filesDir: string;
   readonly incomingDir: string;
