@@ -1,3 +1,4 @@
+import { chmod, open } from "node:fs/promises";
 import BetterSqlite from "better-sqlite3";
 import { StoreBusyError } from "../errors/store-busy-error.ts";
 import type { Database, SqlExecutor, SqlParams, Transaction } from "./database.ts";
@@ -26,6 +27,13 @@ export class SqliteDatabase implements Database {
   private constructor(private readonly db: BetterSqlite.Database) {}
 
   static async open(file: string): Promise<SqliteDatabase> {
+    // The database holds file names and key hashes: the app user's alone, in a DATA_DIR whose
+    // files/ clamd's group may read. SQLite gives its -wal and -shm files the database's mode.
+    await (await open(file, "a", 0o600)).close();
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) await chmod(f, 0o600).catch((err: NodeJS.ErrnoException) => {
+      // EPERM: a file another user made; it stays as it is rather than stop the start.
+      if (err.code !== "ENOENT" && err.code !== "EPERM") throw err;
+    });
     // No busy wait inside SQLite: it would block this thread while another process holds the
     // write lock. retryBusy waits in timers instead.
     const sql = new SqliteDatabase(new BetterSqlite(file, { timeout: 0 }));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +17,18 @@ describe("group commit: concurrent transactions share one COMMIT and one audit f
   after(async () => {
     await db.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the database and its WAL files are the app user's alone, also one made before with a wider mode", async () => {
+    const file = path.join(dir, "t.sqlite");
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) assert.equal((await stat(f)).mode & 0o777, 0o600, f);
+    const older = path.join(dir, "older.sqlite");
+    await writeFile(older, "");
+    await chmod(older, 0o644);
+    const reopened = await SqliteDatabase.open(older);
+    await reopened.exec("CREATE TABLE u (n INTEGER)");
+    for (const f of [older, `${older}-wal`, `${older}-shm`]) assert.equal((await stat(f)).mode & 0o777, 0o600, f);
+    await reopened.close();
   });
 
   it("transactions started together commit together; one that fails is rolled back alone; none resolves before the commit", async () => {
