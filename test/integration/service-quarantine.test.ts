@@ -78,6 +78,7 @@ describe(`service: verdicts, storage and quarantine (real clamd, Redis, ${TEST_D
     const file = await daemon.getFile(released.fileId);
     assert.equal(file.state, "released");
     assert.deepEqual(await readFile(file.storedPath!), data);
+    assert.equal(await mode(file.storedPath!), 0o640, "a released file is a stored file again, which clamd may read");
     await assert.rejects(stat(relEntry!.path), { code: "ENOENT" });
     await assert.rejects(daemon.quarantine.release(relEntry!.id, "admin-1"), NotFoundError);
 
