@@ -5,7 +5,8 @@ import { packageRoot } from "./package-root.ts";
 import { FILE_KINDS } from "./verdict/file-kind.ts";
 import { DEFAULT_TIER_LIMITS, MiB, TIERS, type Tier } from "./verdict/tiers.ts";
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** This machine, as a host name or as a URL's hostname (IPv6 in brackets there). */
+export const LOOPBACK: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
 const int = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 const bool = (fallback: boolean) =>
   z

@@ -1,12 +1,9 @@
 import path from "node:path";
-import { envSchema } from "./config-schema.ts";
+import { envSchema, LOOPBACK } from "./config-schema.ts";
 import { ConfigError } from "./errors/config-error.ts";
 import { showSetting } from "./errors/redact.ts";
 import type { FileKind } from "./verdict/file-kind.ts";
 import { MiB, TIERS, type Tier, type TierLimits } from "./verdict/tiers.ts";
-
-/** A clamd at one of these runs beside this process and, by default, reads stored files itself. */
-const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 
 export interface ScanLimits {
   readonly archiveMaxEntries: number;
@@ -156,7 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.CLAMAV_TIMEOUT_MS,
       dbDir: e.CLAMAV_DB_DIR ? path.resolve(e.CLAMAV_DB_DIR) : undefined,
       officialDatabases: e.CLAMAV_OFFICIAL_DATABASES,
-      scanMode: e.CLAMAV_SCAN_MODE ?? (LOCAL_HOSTS.has(e.CLAMAV_HOST) ? "path" : "stream"),
+      scanMode: e.CLAMAV_SCAN_MODE ?? (LOOPBACK.has(e.CLAMAV_HOST) ? "path" : "stream"),
     },
     yara: { rulesDir: e.YARA_RULES_DIR, customRulesDir: e.YARA_CUSTOM_RULES_DIR, timeoutMs: e.YARA_TIMEOUT_MS },
     timeouts: { validationMs: e.VALIDATION_TIMEOUT_MS, analysisMs: e.ANALYSIS_TIMEOUT_MS },

@@ -2,6 +2,15 @@ import net from "node:net";
 
 export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset";
 
+/** Each misbehaviour and the engine error code the client must turn it into. */
+export const MISBEHAVIOURS: readonly (readonly [Misbehaviour, string])[] = [
+  ["silent", "ENGINE_TIMEOUT"],
+  ["garbage", "ENGINE_PROTOCOL"],
+  ["null-found", "ENGINE_PROTOCOL"],
+  ["ok-then-found", "ENGINE_PROTOCOL"],
+  ["reset", "ENGINE_FAILED"],
+];
+
 /** The reply to a scan of `name` ("stream" for INSTREAM, the path for SCAN). */
 const REPLIES: Partial<Record<Misbehaviour, (name: string) => string>> = {
   garbage: () => "HELLO THERE\0",

@@ -9,7 +9,7 @@ import { ClamavScanner } from "../../app/engines/clamav/clamav-scanner.ts";
 import { EngineError } from "../../app/errors/engine-error.ts";
 import { FileStorage } from "../../app/intake/file-storage.ts";
 import type { ScanContext, ScanTarget } from "../../app/scan/scanner.ts";
-import { startBrokenClamd, type Misbehaviour } from "../harness/broken-clamd.ts";
+import { MISBEHAVIOURS, startBrokenClamd } from "../harness/broken-clamd.ts";
 import { CLAM_EXE, ClamdInstance } from "../harness/clamd.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
@@ -57,6 +57,7 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
   it("by default only a clamd on this machine is asked to read files, and either mode can be set", () => {
     assert.equal(loadConfig({}).clamav.scanMode, "path");
     assert.equal(loadConfig({ CLAMAV_HOST: "localhost" }).clamav.scanMode, "path");
+    assert.equal(loadConfig({ CLAMAV_HOST: "::1" }).clamav.scanMode, "path");
     assert.equal(loadConfig({ CLAMAV_HOST: "clamav.internal" }).clamav.scanMode, "stream");
     assert.equal(loadConfig({ CLAMAV_SCAN_MODE: "stream" }).clamav.scanMode, "stream");
     assert.equal(loadConfig({ CLAMAV_HOST: "clamav.internal", CLAMAV_SCAN_MODE: "path" }).clamav.scanMode, "path");
@@ -87,8 +88,8 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
     assert.equal((await stat(stored)).mode & 0o777, 0o640);
   });
 
-  const root = process.getuid?.() === 0;
-  it("a clamd that may not read a stored file (run as clamav, the file the app's alone) gets it streamed, and says so once", { skip: root ? false : "needs root to start clamd as clamav" }, async () => {
+  it("a clamd that may not read a stored file (run as clamav, the file the app's alone) gets it streamed, and says so once", async () => {
+    assert.equal(process.getuid?.(), 0, "this test runs as root, as CI does, to start clamd as clamav");
     const asClamav = await ClamdInstance.start({ user: "clamav" });
     try {
       const refused: string[] = [];
@@ -112,14 +113,7 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
     }
   });
 
-  const cases: [Misbehaviour, string][] = [
-    ["silent", "ENGINE_TIMEOUT"],
-    ["garbage", "ENGINE_PROTOCOL"],
-    ["null-found", "ENGINE_PROTOCOL"],
-    ["ok-then-found", "ENGINE_PROTOCOL"],
-    ["reset", "ENGINE_FAILED"],
-  ];
-  for (const [mode, code] of cases) {
+  for (const [mode, code] of MISBEHAVIOURS) {
     it(`a clamd that is ${mode} when asked to SCAN: ${code}, never clean`, async () => {
       const broken = await startBrokenClamd(mode);
       try {

@@ -7,7 +7,7 @@ import { loadConfig } from "../../app/config.ts";
 import { RulesCompileError } from "../../app/errors/rules-compile-error.ts";
 import { createScanEngine } from "../../app/scan-engine.ts";
 import { TIERS } from "../../app/verdict/tiers.ts";
-import { startBrokenClamd, type Misbehaviour } from "../harness/broken-clamd.ts";
+import { MISBEHAVIOURS, startBrokenClamd } from "../harness/broken-clamd.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
 import { freePort } from "../harness/ports.ts";
 import { describeResult, startScanStack, withScanEngine, type ScanStack } from "../harness/scan-stack.ts";
@@ -42,14 +42,7 @@ describe("fail closed: no definite answer is never clean", () => {
     }
   });
 
-  const cases: [Misbehaviour, string][] = [
-    ["silent", "ENGINE_TIMEOUT"],
-    ["garbage", "ENGINE_PROTOCOL"],
-    ["null-found", "ENGINE_PROTOCOL"],
-    ["ok-then-found", "ENGINE_PROTOCOL"],
-    ["reset", "ENGINE_FAILED"],
-  ];
-  for (const [mode, code] of cases) {
+  for (const [mode, code] of MISBEHAVIOURS) {
     it(`a socket that is ${mode}: error (${code}) at every tier`, async () => {
       const broken = await startBrokenClamd(mode);
       try {

@@ -9,7 +9,7 @@ export type ClamdVerdict =
  * nothing) returns null: the caller must treat it as an engine error, never as clean.
  */
 export function parseScanReply(raw: string, name: string): ClamdVerdict | null {
-  const reply = raw.endsWith("\0") ? raw.slice(0, -1) : raw;
+  const reply = withoutTerminator(raw);
   const prefix = `${name}: `;
   if (!reply.startsWith(prefix)) return null;
   const answer = reply.slice(prefix.length);
@@ -28,8 +28,13 @@ export function parseInstreamReply(raw: string): ClamdVerdict | null {
  * on its filesystem): "PATH: Access denied. ERROR", "PATH: File path check failure: …. ERROR".
  */
 export function isPathRefusal(raw: string, file: string): boolean {
-  const reply = raw.endsWith("\0") ? raw.slice(0, -1) : raw;
+  const reply = withoutTerminator(raw);
   return reply === `${file}: Access denied. ERROR` || (reply.startsWith(`${file}: File path check failure: `) && reply.endsWith(". ERROR") && !reply.includes("\n"));
+}
+
+/** clamd ends a z-command's reply with one NUL. */
+function withoutTerminator(raw: string): string {
+  return raw.endsWith("\0") ? raw.slice(0, -1) : raw;
 }
 
 /** clamd VERSION: "ClamAV 1.4.6/27450/Mon Nov 17 09:00:00 2026", or just "ClamAV 1.4.6" without official databases. */
