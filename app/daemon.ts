@@ -40,6 +40,8 @@ export interface DaemonOptions {
   readonly log?: Logger;
   /** Called once for each verdict this process records (metrics). */
   readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
+  /** Called for each stored file clamd was not allowed to read by path, so it was streamed (metrics). */
+  readonly onPathRefused?: () => void;
   /** The scan workers of other processes (their reports), for readiness. */
   readonly workers?: () => Promise<readonly ScanWorkerSummary[]>;
 }
@@ -147,6 +149,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
       log,
       rescanDir: this.rescanDir,
       onVerdict: this.options.onVerdict,
+      onPathRefused: this.options.onPathRefused,
       onClose: (undo) => this.closers.push(undo),
       every,
     });

@@ -40,13 +40,20 @@ export interface SharedState {
   readonly prefix: string;
 }
 
+/** What the scanning core tells the process it runs in. */
+export interface ScanEngineHooks {
+  readonly log?: Pick<Logger, "warn">;
+  /** Each stored file clamd was not allowed to read by path, so it was streamed instead. */
+  readonly onPathRefused?: () => void;
+}
+
 /**
  * Builds the scanning core from a validated config: compiles the YARA rules (a rule that does
  * not compile refuses the start), starts the engine threads that validation, YARA-X and
  * analysis run in, and wires the engines in tier-table order. With
  * VIRUS_SCANNING_ENABLED=false ClamAV is left out, so no result can be clean.
  */
-export async function createScanEngine(config: Config, shared?: SharedState, log?: Pick<Logger, "warn">): Promise<ScanEngine> {
+export async function createScanEngine(config: Config, shared?: SharedState, hooks: ScanEngineHooks = {}): Promise<ScanEngine> {
   const rules = await loadRuleBook(config.yara.rulesDir, config.yara.customRulesDir);
   const clamd = clamdClientFor(config);
   const vt = config.virustotal;
@@ -63,7 +70,7 @@ export async function createScanEngine(config: Config, shared?: SharedState, log
   const pool = new EnginePool(ENGINE_THREAD_FILE, { allowedFileTypes: config.allowedFileTypes, limits: config.limits, tiers: config.tiers, rulesDir: config.yara.rulesDir, customRulesDir: config.yara.customRulesDir }, config.engineThreads);
   const scanners: Scanner[] = [
     new PooledScanner(new ValidationScanner(config.allowedFileTypes, config.limits, config.tiers), pool),
-    ...(config.clamav.enabled ? [new ClamavScanner(clamd, clamavOptions(config, log))] : []),
+    ...(config.clamav.enabled ? [new ClamavScanner(clamd, clamavOptions(config, hooks))] : []),
     new PooledScanner(new YaraScanner(rules), pool),
     ...(virustotal ? [virustotal] : []),
     new PooledScanner(new AnalysisScanner(), pool),
@@ -86,11 +93,12 @@ export async function createScanEngine(config: Config, shared?: SharedState, log
   return { pipeline, clamd, rules, virustotal, pool, close: () => pool.close() };
 }
 
-/** With CLAMAV_SCAN_MODE=path, clamd reads the stored files; a refusal is logged once and the file streamed. */
-function clamavOptions(config: Config, log?: Pick<Logger, "warn">): ClamavOptions {
+/** With CLAMAV_SCAN_MODE=path, clamd reads the stored files; a refusal is counted each time, logged once, and the file streamed. */
+function clamavOptions(config: Config, { log, onPathRefused: count }: ScanEngineHooks): ClamavOptions {
   if (config.clamav.scanMode === "stream") return { dbDir: config.clamav.dbDir };
   let told = false;
   const onPathRefused = (reply: string) => {
+    count?.();
     if (told) return;
     told = true;
     log?.warn({ reply }, "clamd may not read the stored files, so they are streamed to it; see CLAMAV_SCAN_MODE in docs/configuration.md");

@@ -17,11 +17,16 @@ trap 'touch "$done_marker"' EXIT
 
 mapfile -t custom_urls < <(custom_database_urls)
 mkdir -p "$conf_dir" "$CLAMAV_DB_DIR" "$CLAMAV_LOG_DIR" "$DATA_DIR" "$QUARANTINE_DIR" "$SCAN_TMP_DIR" "$LOG_DIR"
-chmod 0700 "$QUARANTINE_DIR"
 if [[ $(id -u) -eq 0 ]]; then
   chown -R "$CLAMAV_USER" "$CLAMAV_DB_DIR" "$CLAMAV_LOG_DIR" "$conf_dir"
   chown -R "$APP_USER" "$DATA_DIR" "$QUARANTINE_DIR" "$SCAN_TMP_DIR" "$LOG_DIR"
+  # clamd's user is in this group and passes through DATA_DIR to read DATA_DIR/files by path.
+  chgrp "$(id -gn "$APP_USER")" "$DATA_DIR"
 fi
+# DATA_DIR holds patient files and the database: the app user's and its group's only (the
+# files inside keep their own, narrower modes); scratch copies are the app user's alone.
+chmod 0750 "$DATA_DIR"
+chmod 0700 "$QUARANTINE_DIR" "$SCAN_TMP_DIR"
 
 bash "$APP_DIR/scripts/render-clamd-conf.sh" "$CLAMAV_PORT" "$CLAMAV_DB_DIR" "$conf_dir" "$CLAMAV_LOG_DIR/clamav.log" > "$conf_dir/clamd.conf.new"
 mv -f "$conf_dir/clamd.conf.new" "$conf_dir/clamd.conf"

@@ -30,6 +30,7 @@ export class ScanMetrics {
   readonly registry = new Registry();
   private readonly scans: Counter<"status" | "tier" | "engine">;
   private readonly durations: Histogram<"tier" | "engine">;
+  private readonly pathRefusals: Counter;
 
   constructor(
     probes?: MetricsProbes,
@@ -44,6 +45,11 @@ export class ScanMetrics {
       help: "Scan duration by tier and engine",
       labelNames: ["tier", "engine"],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.pathRefusals = new Counter({
+      name: "medical_clamd_path_refusals_total",
+      help: "Stored files clamd was not allowed to read by path (CLAMAV_SCAN_MODE=path), so they were streamed to it",
       registers,
     });
     if (probes) this.probed(probes);
@@ -100,6 +106,10 @@ export class ScanMetrics {
       this.scans.inc({ status: engineStatus(result, engine, run.error !== undefined), tier, engine });
       if (!run.cached) this.durations.observe({ tier, engine }, run.ms / 1000);
     }
+  }
+
+  pathRefused(): void {
+    this.pathRefusals.inc();
   }
 
   /** This process's metrics, as published for the process that serves /metrics. */

@@ -35,6 +35,8 @@ export interface ScanProcessingParts {
   /** Where a quarantined file is decrypted to be scanned again. */
   readonly rescanDir: string;
   readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
+  /** Each stored file clamd was not allowed to read by path (metrics). */
+  readonly onPathRefused?: () => void;
   /** Registers an undo step, run in reverse order when the process closes. */
   readonly onClose: (undo: () => Promise<void>) => void;
   /** Runs `task` every `ms` until the process closes. */
@@ -47,7 +49,7 @@ export interface ScanProcessingParts {
  */
 export async function startScanProcessing(config: Config, p: ScanProcessingParts): Promise<ScanProcessing> {
   const { store, queue, quarantine, log } = p;
-  const engine = await createScanEngine(config, { redis: p.redis, prefix: p.prefix }, log);
+  const engine = await createScanEngine(config, { redis: p.redis, prefix: p.prefix }, { log, onPathRefused: p.onPathRefused });
   p.onClose(() => engine.close());
   const vt = config.virustotal;
   const followUp = vt ? (file: FileRecord, data: ScanJobData) => p.followUp(file, data, vt.followUpDelayMs, vt.maxFollowUps) : undefined;

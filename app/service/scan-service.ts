@@ -38,7 +38,7 @@ export async function startScanService(config: Config, log: Logger, role: Servic
   const metrics: ScanMetrics = serves
     ? new ScanMetrics({ queueCounts: () => daemon.queueCounts(), clamd: () => daemon.clamdStatus(), webSocketClients: () => api?.hub.size ?? 0 }, async () => (await reports.others()).map((r) => r.metrics))
     : new ScanMetrics();
-  const daemon: MedicalFileScanDaemon = new MedicalFileScanDaemon(config, { log, worker: role !== "intake", events: serves, onVerdict: (result, tier) => metrics.observe(result, tier), workers: () => reports.others() });
+  const daemon: MedicalFileScanDaemon = new MedicalFileScanDaemon(config, { log, worker: role !== "intake", events: serves, onVerdict: (result, tier) => metrics.observe(result, tier), onPathRefused: () => metrics.pathRefused(), workers: () => reports.others() });
   const closers: (() => Promise<void>)[] = [() => redis.close().then(() => undefined)];
   const close = async () => {
     for (const undo of closers.splice(0).reverse()) await undo().catch((err: unknown) => log.warn({ err }, "close step failed"));

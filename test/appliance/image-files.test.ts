@@ -39,9 +39,9 @@ describe("the image's files, checked without a Docker engine", () => {
   });
 
   it("promtool accepts the alert rules, and they cover the seed's conditions", () => {
-    assert.match(run("promtool", ["check", "rules", "docker/prometheus/alerts.yml"]), /SUCCESS: 6 rules found/);
+    assert.match(run("promtool", ["check", "rules", "docker/prometheus/alerts.yml"]), /SUCCESS: 7 rules found/);
     const rules = read("docker/prometheus/alerts.yml");
-    for (const expr of [/queue_depth\{state="waiting"\}\) > 100/, /> 0\.05/, /medical_clamd_up == 0/, /> 300/, /status="infected"/]) assert.match(rules, expr);
+    for (const expr of [/queue_depth\{state="waiting"\}\) > 100/, /> 0\.05/, /medical_clamd_up == 0/, /medical_clamd_path_refusals_total/, /> 300/, /status="infected"/]) assert.match(rules, expr);
   });
 
   it("every path the Dockerfile copies from the build context exists", () => {

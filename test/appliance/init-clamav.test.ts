@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -91,6 +91,19 @@ describe("init-clamav checks where definitions come from and never blocks the st
     assert.match(run.out, /NOT reachable/);
     assert.match(run.out, /ERROR: no ClamAV definitions/);
     assert.ok(run.ms < 30_000, `${run.ms} ms`);
+  });
+
+  it("narrows the app's folders at every start: DATA_DIR 0750, its scratch folder and the quarantine 0700", async () => {
+    const home = await withDefinitions("modes");
+    const data = path.join(home, "data");
+    const tmp = path.join(home, "tmp");
+    const quarantine = path.join(home, "quarantine");
+    for (const folder of [data, tmp, quarantine]) await mkdir(folder, { recursive: true, mode: 0o755 });
+    const run = initClamav(home, { CLAMAV_OFFICIAL_DATABASES: "false" });
+    assert.equal(run.status, 0, run.out);
+    assert.equal((await stat(data)).mode & 0o777, 0o750);
+    assert.equal((await stat(tmp)).mode & 0o777, 0o700);
+    assert.equal((await stat(quarantine)).mode & 0o777, 0o700);
   });
 
   it("no source configured at all (own databases only, none listed) is said plainly", async () => {

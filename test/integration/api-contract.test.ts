@@ -256,6 +256,7 @@ describe(`HTTP API contract (real app, Redis, clamd, ${TEST_DATABASE_NAME})`, ()
     assert.match(metrics, /medical_scan_duration_seconds_count\{tier="free",engine="clamav"\} [1-9]/);
     assert.match(metrics, /medical_scan_queue_depth\{state="waiting"\} \d+/);
     assert.match(metrics, /medical_clamd_up 1/);
+    assert.match(metrics, /medical_clamd_path_refusals_total 0/);
     assert.match(metrics, /medical_clamav_definitions_age_seconds \d+/);
 
     const blind = await startApiApp(stack, { ...(await stack.scenario("blind")), CLAMAV_PORT: String(await freePort()) });

@@ -9,6 +9,8 @@ import { ClamavScanner } from "../../app/engines/clamav/clamav-scanner.ts";
 import { EngineError } from "../../app/errors/engine-error.ts";
 import { FileStorage } from "../../app/intake/file-storage.ts";
 import type { ScanContext, ScanTarget } from "../../app/scan/scanner.ts";
+import { createScanEngine } from "../../app/scan-engine.ts";
+import type { Logger } from "../../app/log.ts";
 import { MISBEHAVIOURS, startBrokenClamd } from "../harness/broken-clamd.ts";
 import { CLAM_EXE, ClamdInstance } from "../harness/clamd.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
@@ -109,6 +111,30 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
       const gone = path.join(shared, "gone");
       await assert.rejects(s.scan(contextFor(gone)), /ENOENT/, "a stored file that is gone is an error, not clean");
     } finally {
+      await asClamav.destroy();
+    }
+  });
+
+  it("the worker's engine counts every stored file clamd may not read (for /metrics) and logs only the first", async () => {
+    assert.equal(process.getuid?.(), 0, "this test runs as root, as CI does, to start clamd as clamav");
+    const asClamav = await ClamdInstance.start({ user: "clamav" });
+    const warnings: string[] = [];
+    let refusals = 0;
+    const log = { warn: (_fields: object, message: string) => void warnings.push(message) } as unknown as Pick<Logger, "warn">;
+    const config = loadConfig({ ...asClamav.env(), DATA_DIR: path.dirname(shared), SCAN_TMP_DIR: path.join(dir, "tmp"), SCAN_ENGINE_THREADS: "1" });
+    const engine = await createScanEngine(config, undefined, { log, onPathRefused: () => refusals++ });
+    try {
+      for (const folder of [dir, path.dirname(shared), shared]) await chmod(folder, 0o755);
+      for (const name of ["private-1", "private-2"]) {
+        const file = await place(name, await readFile(CLAM_EXE));
+        await chmod(file, 0o600);
+        const result = await engine.pipeline.scan({ path: file, tier: "free", bypassCache: true });
+        assert.equal(result.status, "infected", "streamed instead, and still found");
+      }
+      assert.equal(refusals, 2);
+      assert.deepEqual(warnings, ["clamd may not read the stored files, so they are streamed to it; see CLAMAV_SCAN_MODE in docs/configuration.md"]);
+    } finally {
+      await engine.close();
       await asClamav.destroy();
     }
   });
