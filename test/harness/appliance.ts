@@ -102,9 +102,14 @@ export class Appliance {
     return { intake: await this.pid("scan-daemon:intake"), worker: await this.pid("scan-daemon:worker") };
   }
 
+  /**
+   * `--norc`: `bash -c` whose stdin is a socket (Node's pipes are) and that no shell started
+   * (this environment has no SHLVL) takes itself for an ssh command and runs ~/.bashrc, where
+   * `pyenv init` has held a bench's key creation past the timeout.
+   */
   private bash(args: readonly string[]): Promise<CommandResult> {
     return new Promise((resolve) => {
-      execFile("bash", args, { env: this.env, encoding: "utf8", timeout: 90_000 }, (err, stdout, stderr) => {
+      execFile("bash", ["--norc", ...args], { env: this.env, encoding: "utf8", timeout: 90_000 }, (err, stdout, stderr) => {
         const status = err ? (typeof err.code === "number" ? err.code : -1) : 0;
         resolve({ status, output: `${stdout}${stderr}` });
       });
