@@ -1,4 +1,3 @@
-import { createWriteStream, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -7,6 +6,7 @@ import type { Context, Middleware } from "koa";
 import { koaBody } from "koa-body";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
+import { DurableWriteStream } from "../intake/durable-fs.ts";
 import { STORED_FILE_MODE } from "../intake/file-storage.ts";
 import { scratchPath } from "../scan/scratch.ts";
 import type { Tier, TierLimits } from "../verdict/tiers.ts";
@@ -33,8 +33,8 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * before a byte of the body is read: a declared length over the limit is refused unread, and
  * an undeclared one is cut off the moment it passes the limit. The body streams into a file
  * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
- * synced before its stream closes (`flush`: on disk by the time the submission counts it, with
- * no second open). A small body is hashed on the way (formidable), a large one by the hash
+ * flushed on the way and synced before its stream finishes (DurableWriteStream: on disk by the
+ * time the submission counts it, with no second open). A small body is hashed on the way (formidable), a large one by the hash
  * thread once received. Once received, the submission owns it: it moves it under the file's id
  * or removes it. Until then, whatever formidable wrote is removed here, once its stream is
  * closed: formidable opens a part's file even after it has failed the request (the second file
@@ -54,13 +54,13 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
     if (declared > limits.maxFileBytes + MULTIPART_ALLOWANCE) throw refuseUnread(ctx, SubmitRejectedError.tooLarge(tier, limits));
     const today = await daemon.dailyUse(userId, tier);
     if (!today.allowed) throw refuseUnread(ctx, SubmitRejectedError.dailyLimit(tier, limits, today.retryAfterSeconds));
-    const written: WriteStream[] = [];
+    const written: DurableWriteStream[] = [];
     let settled = false;
     // formidable may still begin a part from bytes it had already read when it failed the
     // request: once the request is settled, such a part's bytes go nowhere.
     const openFile = (): Writable => {
       if (settled) return new Writable({ write: (_chunk, _encoding, done) => done() });
-      written.push(createWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: STORED_FILE_MODE, flush: true }));
+      written.push(new DurableWriteStream(scratchPath(daemon.incomingDir, "upload"), { mode: STORED_FILE_MODE }));
       return written.at(-1)!;
     };
     let handedOver = false;
@@ -68,7 +68,7 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
       const inlineHash = declared > 0 && declared <= INLINE_HASH_BYTES;
       const { fields, file } = await receive(ctx, openFile, tier, limits, inlineHash).finally(() => (settled = true));
       await finished(written[0]!);
-      const received = String(written[0]!.path);
+      const received = written[0]!.path;
       const sha256 = inlineHash ? String(file.hash) : await hashReceived(daemon, received, file.size);
       handedOver = true;
       const submitted = await daemon.submitUpload(
@@ -95,7 +95,7 @@ async function hashReceived(daemon: Pick<UploadParts, "hashUpload">, file: strin
   return digest.sha256;
 }
 
-async function discard(stream: WriteStream): Promise<void> {
+async function discard(stream: DurableWriteStream): Promise<void> {
   await finished(stream.destroy()).catch(() => undefined);
   await rm(stream.path, { force: true, maxRetries: 3 });
 }

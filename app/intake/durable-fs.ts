@@ -1,5 +1,9 @@
-import { copyFile, open, rename, unlink } from "node:fs/promises";
+import { copyFile, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { Writable } from "node:stream";
+
+/** How much of a file is written before it is flushed on the way (see DurableWriteStream). */
+export const SYNC_STEP_BYTES = 8 * 1024 * 1024;
 
 /** Flushes a file, or a folder's entries, to disk. */
 export async function fsyncPath(p: string): Promise<void> {
@@ -61,4 +65,59 @@ export async function moveDurably(src: string, dest: string, { syncSource = true
   }
   await syncDest();
   if (syncSource) await fsyncPath(path.dirname(src));
+}
+
+/**
+ * A file written for keeps: flushed to disk every `syncStepBytes` on the way and fsynced before
+ * 'finish'. One fsync of a whole large file at its end makes every other fsync on the
+ * filesystem wait for all of it (ext4 commits its journal after the data it orders): a 100 MB
+ * upload held other tenants' commits for 70-250 ms. Flushed in steps, another fsync waits for
+ * one step at most.
+ */
+export class DurableWriteStream extends Writable {
+  private handle: FileHandle | undefined;
+  private unsynced = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly options: { readonly mode: number; readonly flags?: string; readonly syncStepBytes?: number },
+  ) {
+    super();
+  }
+
+  override _construct(done: (err?: Error | null) => void): void {
+    open(this.path, this.options.flags ?? "w", this.options.mode).then((handle) => {
+      this.handle = handle;
+      done();
+    }, done);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
+    this.append(chunks.map((c) => c.chunk)).then(() => done(), done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.handle!.sync().then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (!handle) return done(err);
+    handle.close().then(() => done(err), (closeErr: Error) => done(err ?? closeErr));
+  }
+
+  private async append(buffers: Buffer[]): Promise<void> {
+    const handle = this.handle!;
+    const { bytesWritten } = await handle.writev(buffers);
+    const total = buffers.reduce((n, b) => n + b.length, 0);
+    // A short write (a disk nearly full, a signal) leaves the rest to write from where it stopped.
+    let rest = bytesWritten < total ? Buffer.concat(buffers).subarray(bytesWritten) : null;
+    while (rest?.length) rest = rest.subarray((await handle.write(rest)).bytesWritten);
+    this.unsynced += total;
+    if (this.unsynced >= (this.options.syncStepBytes ?? SYNC_STEP_BYTES)) {
+      this.unsynced = 0;
+      await handle.datasync();
+    }
+  }
 }

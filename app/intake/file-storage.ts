@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, mkdir, open, rm } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { scratchPath } from "../scan/scratch.ts";
-import { FolderSync, moveDurably } from "./durable-fs.ts";
+import { DurableWriteStream, FolderSync, moveDurably } from "./durable-fs.ts";
 
 export interface StoredFile {
   readonly path: string;
@@ -55,17 +56,17 @@ export class FileStorage {
     const sha256 = createHash("sha256");
     let size = 0;
     try {
-      const out = await open(temp, "wx", STORED_FILE_MODE);
-      try {
-        for await (const chunk of createReadStream(source, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-          sha256.update(chunk);
-          size += chunk.length;
-          await out.write(chunk);
-        }
-        await out.sync();
-      } finally {
-        await out.close();
-      }
+      await pipeline(
+        createReadStream(source, { highWaterMark: 1024 * 1024 }),
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            sha256.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        new DurableWriteStream(temp, { mode: STORED_FILE_MODE, flags: "wx" }),
+      );
       return { path: temp, size, sha256: sha256.digest("hex") };
     } catch (err) {
       await rm(temp, { force: true });

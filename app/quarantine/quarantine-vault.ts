@@ -1,10 +1,10 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type DecipherGCM } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fsyncPath, moveDurably } from "../intake/durable-fs.ts";
+import { DurableWriteStream, fsyncPath, moveDurably } from "../intake/durable-fs.ts";
 
 /** MSDQ2 binds the ciphertext to its entry id (GCM additional data); MSDQ1, from before, does not. */
 const MAGIC = Buffer.from("MSDQ2");
@@ -51,11 +51,10 @@ export class QuarantineVault {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv("aes-256-gcm", this.key, iv);
       cipher.setAAD(Buffer.from(id));
-      const out = createWriteStream(partial, { mode: 0o600, flags: "wx" });
+      const out = new DurableWriteStream(partial, { mode: 0o600, flags: "wx" });
       out.write(Buffer.concat([MAGIC, iv]));
       await pipeline(createReadStream(source), cipher, out, { end: false });
       await new Promise<void>((resolve, reject) => out.end(cipher.getAuthTag(), (err?: Error | null) => (err ? reject(err) : resolve())));
-      await fsyncPath(partial);
       await moveDurably(partial, dest);
     } finally {
       await rm(partial, { force: true });
@@ -78,10 +77,9 @@ export class QuarantineVault {
       },
     });
     try {
-      const out = createWriteStream(dest, { mode: 0o600, flags: "wx" });
+      const out = new DurableWriteStream(dest, { mode: 0o600, flags: "wx" });
       if (!encrypted) await pipeline(createReadStream(entryPath), hashing, out);
       else await pipeline(...(await this.decrypting(entryPath, id)), hashing, out);
-      await fsyncPath(dest);
     } catch (err) {
       // GCM authenticates at the end: a tampered or swapped entry fails here.
       await rm(dest, { force: true });

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, open, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
-import { FolderSync, fsyncPath } from "../../app/intake/durable-fs.ts";
+import { DurableWriteStream, FolderSync, fsyncPath } from "../../app/intake/durable-fs.ts";
 import { removeScratch, scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
 
 describe("sanitiseName", () => {
@@ -113,6 +116,65 @@ describe("FolderSync", () => {
     }
   });
 });
+
+describe("DurableWriteStream", () => {
+  /** Counts fdatasync and fsync calls on every FileHandle while `work` runs. */
+  async function countingSyncs<T>(work: () => Promise<T>): Promise<{ value: T; datasyncs: number; syncs: number }> {
+    const probe = await open(import.meta.filename, "r");
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void>; sync(): Promise<void> };
+    await probe.close();
+    const { datasync, sync } = proto;
+    const counts = { datasyncs: 0, syncs: 0 };
+    proto.datasync = function (this: unknown) {
+      counts.datasyncs++;
+      return datasync.call(this);
+    };
+    proto.sync = function (this: unknown) {
+      counts.syncs++;
+      return sync.call(this);
+    };
+    try {
+      return { value: await work(), ...counts };
+    } finally {
+      Object.assign(proto, { datasync, sync });
+    }
+  }
+
+  it("writes every byte with its mode, flushes every step on the way and syncs once before 'finish'", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-durable-"));
+    try {
+      const file = path.join(dir, "big");
+      const data = randomBytes(5 * 64 * 1024 + 123);
+      const { datasyncs, syncs } = await countingSyncs(() => pipeline(Readable.from(chunksOf(data, 64 * 1024)), new DurableWriteStream(file, { mode: 0o640, syncStepBytes: 128 * 1024 })));
+      assert.ok((await readFile(file)).equals(data));
+      assert.equal((await stat(file)).mode & 0o777, 0o640 & ~process.umask());
+      assert.equal(datasyncs, 2, "one per 128 KB written, in chunks of up to 64 KB");
+      assert.equal(syncs, 1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fails where it may not make the file (wx on an existing one, a missing folder), leaves an existing file as it was, and can be destroyed before it opened", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-durable-"));
+    try {
+      const existing = path.join(dir, "existing");
+      await writeFile(existing, "kept");
+      await assert.rejects(pipeline(Readable.from([Buffer.from("x")]), new DurableWriteStream(existing, { mode: 0o600, flags: "wx" })), { code: "EEXIST" });
+      assert.equal(await readFile(existing, "utf8"), "kept");
+      await assert.rejects(pipeline(Readable.from([Buffer.from("x")]), new DurableWriteStream(path.join(dir, "none", "f"), { mode: 0o600 })), { code: "ENOENT" });
+      const early = new DurableWriteStream(path.join(dir, "early"), { mode: 0o600 });
+      await finished(early.destroy()).catch(() => undefined);
+      assert.equal(early.destroyed, true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function* chunksOf(data: Buffer, size: number): Generator<Buffer> {
+  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
+}
 
 describe("service configuration", () => {
   it("derives the job timeout above the slowest scan and the lock above the job", () => {
