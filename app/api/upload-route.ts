@@ -34,8 +34,8 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * an undeclared one is cut off the moment it passes the limit. The body streams into a file
  * of its own under DATA_DIR/incoming (a scratch name, so a start after a crash sweeps it),
  * flushed on the way and synced before its stream finishes (DurableWriteStream: on disk by the
- * time the submission counts it, with no second open). A small body is hashed on the way (formidable), a large one by the hash
- * thread once received. Once received, the submission owns it: it moves it under the file's id
+ * time the submission counts it, with no second open). A small body is hashed on the way
+ * (formidable), a large one by the hash thread once received. Once received, the submission owns it: it moves it under the file's id
  * or removes it. Until then, whatever formidable wrote is removed here, once its stream is
  * closed: formidable opens a part's file even after it has failed the request (the second file
  * of a two-file body, a file after one field too many), so removing by name alone could run
