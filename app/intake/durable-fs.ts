@@ -1,9 +1,11 @@
-import { copyFile, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 /** How much of a file is written before it is flushed on the way (see DurableWriteStream). */
-export const SYNC_STEP_BYTES = 8 * 1024 * 1024;
+const SYNC_STEP_BYTES = 8 * 1024 * 1024;
 
 /** Flushes a file, or a folder's entries, to disk. */
 export async function fsyncPath(p: string): Promise<void> {
@@ -50,17 +52,17 @@ export class FolderSync {
 
 /**
  * Moves a file so that after a crash it is in exactly one place: rename within a filesystem;
- * across filesystems copy, fsync, then unlink the source. Both folders are synced (the
- * destination's by `syncDest`, when the caller shares its syncs), unless the source is a
- * scratch folder that a start sweeps anyway (`syncSource: false`).
+ * across filesystems a durable copy (flushed in steps, with the source's mode), then unlink the
+ * source. Both folders are synced (the destination's by `syncDest`, when the caller shares its
+ * syncs), unless the source is a scratch folder that a start sweeps anyway (`syncSource: false`).
  */
 export async function moveDurably(src: string, dest: string, { syncSource = true, syncDest = () => fsyncPath(path.dirname(dest)) } = {}): Promise<void> {
   try {
     await rename(src, dest);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    await copyFile(src, dest);
-    await fsyncPath(dest);
+    const { mode } = await stat(src);
+    await pipeline(createReadStream(src), new DurableWriteStream(dest, { mode: mode & 0o777 }));
     await unlink(src);
   }
   await syncDest();
