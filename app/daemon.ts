@@ -1,77 +1,41 @@
 import { EventEmitter } from "node:events";
-import path from "node:path";
 import type { Config } from "./config.ts";
 import { NotFoundError } from "./errors/not-found-error.ts";
-import { EventBus, type ScanEvent } from "./events/event-bus.ts";
-import { ApiKeys } from "./auth/api-keys.ts";
-import { AuthFailures } from "./auth/auth-failures.ts";
-import type { ClamdClient } from "./engines/clamav/clamd-client.ts";
+import type { ScanEvent } from "./events/event-bus.ts";
+import type { ApiKeys } from "./auth/api-keys.ts";
 import { openDownload, type Download } from "./intake/downloads.ts";
 import { checkReadiness, probeClamd, type ClamdStatus, type Readiness, type ScanWorkerSummary } from "./health/readiness.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { ScanResult } from "./verdict/scan-result.ts";
-import { claimQueue } from "./queue/queue-owner.ts";
 import type { ReconcileReport } from "./queue/reconciler.ts";
-import { startScanProcessing, type ScanProcessing } from "./queue/scan-processing.ts";
-import { ScanQueue, type FailedJob, type QueueCounts } from "./queue/scan-queue.ts";
-import { Quarantine } from "./quarantine/quarantine.ts";
-import { QuarantineVault } from "./quarantine/quarantine-vault.ts";
-import { DailyCounter, type DailyUse } from "./intake/daily-counter.ts";
-import { LiveStats, type StatsSnapshot } from "./events/live-stats.ts";
-import { connectRedis, type RedisConnection } from "./store/redis-connection.ts";
-import { clamdClientFor } from "./scan-engine.ts";
-import { FileHasher } from "./intake/file-hasher.ts";
-import { FileStorage, type StoredFile } from "./intake/file-storage.ts";
-import { applyRetention } from "./quarantine/retention.ts";
-import { sweepScratch } from "./scan/scratch.ts";
+import type { FailedJob, QueueCounts, ScanQueue } from "./queue/scan-queue.ts";
+import type { Quarantine } from "./quarantine/quarantine.ts";
+import type { DailyUse } from "./intake/daily-counter.ts";
+import type { StatsSnapshot } from "./events/live-stats.ts";
+import type { StoredFile } from "./intake/file-storage.ts";
+import { buildDaemonParts, type DaemonParts, type PartsOptions } from "./daemon-parts.ts";
 import type { AuditEntry } from "./store/audit-repo.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
-import { openStore, storeSettings, type Store } from "./store/store.ts";
 import { waitForResult } from "./intake/result-waiter.ts";
-import { Submissions, type SubmitFileInput, type Submitted } from "./intake/submissions.ts";
+import type { SubmitFileInput, Submitted } from "./intake/submissions.ts";
 import type { Tier, TierLimits } from "./verdict/tiers.ts";
 
-export interface DaemonOptions {
-  /** Run scans in this process (default). False for processes that only accept and report. */
-  readonly worker?: boolean;
-  /** Receive every worker's events here (default). False for a process that only sends them: its own `scan_*` and `stats` never fire. */
-  readonly events?: boolean;
+export interface DaemonOptions extends PartsOptions {
   readonly log?: Logger;
-  /** Called once for each verdict this process records (metrics). */
-  readonly onVerdict?: (result: ScanResult, tier: Tier) => void;
-  /** Called for each stored file clamd was not allowed to read by path, so it was streamed (metrics). */
-  readonly onPathRefused?: () => void;
   /** The scan workers of other processes (their reports), for readiness. */
   readonly workers?: () => Promise<readonly ScanWorkerSummary[]>;
 }
 
 type DaemonEvents = { [K in ScanEvent["type"]]: [Extract<ScanEvent, { type: K }>] };
 
-const HOUR = 3_600_000;
-/** Scratch folders of other hosts' processes are left this long before they count as abandoned. */
-const SCRATCH_MAX_AGE_MS = 24 * HOUR;
-
 /**
- * The seed's programmatic API and the service's composition root: builds every part from one
- * validated config, in order, and closes them in reverse. Events (`scan_progress`,
+ * The seed's programmatic API over the parts daemon-parts.ts builds from one validated
+ * config, in order; closes them in reverse. Events (`scan_progress`,
  * `scan_result`, `stats`) arrive through Redis, so they come from every worker process.
  */
 export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   readonly log: Logger;
-  private parts?: Partial<ScanProcessing> & {
-    store: Store;
-    storage: FileStorage;
-    redis: RedisConnection;
-    daily: DailyCounter;
-    stats: LiveStats;
-    queue: ScanQueue;
-    quarantine: Quarantine;
-    submissions: Submissions;
-    keys: ApiKeys;
-    clamd: ClamdClient;
-    hasher: FileHasher;
-  };
+  private parts?: DaemonParts;
   /** Undo steps of what initialize() built, run in reverse by close(), also after a failed start. */
   private readonly closers: (() => Promise<void>)[] = [];
 
@@ -87,86 +51,14 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
 
   async initialize(): Promise<void> {
     try {
-      await this.build();
+      this.parts = await buildDaemonParts(this.config, this.log, this.options, {
+        onEvent: (event) => this.emit(event.type, event as never),
+        onClose: (undo) => this.closers.push(undo),
+      });
     } catch (err) {
       await this.close();
       throw err;
     }
-  }
-
-  private async build(): Promise<void> {
-    const { config, log } = this;
-    const store = await openStore(storeSettings(config));
-    this.closers.push(() => store.close());
-    await store.audit.markKeyed();
-    const storage = new FileStorage(config.dataDir, config.databaseUrl ? config.hostId : undefined);
-    await storage.init();
-    const vault = new QuarantineVault(config.quarantine.dir, config.quarantine.encryptionKey);
-    await vault.init();
-    const quarantine = new Quarantine(store, vault, storage);
-    const redis = await connectRedis(config.redis.url, log, "daemon");
-    this.closers.push(() => redis.close());
-    const prefix = `msd:${config.queue.name}`;
-    await claimQueue(redis, prefix, config.queue.name, store.deploymentId);
-    const bus = await EventBus.create(redis, prefix, log, this.options.events ?? true);
-    this.closers.push(() => bus.close());
-    bus.on((event) => this.emit(event.type, event as never));
-    const stats = new LiveStats(redis, prefix);
-    const queue = new ScanQueue(config.redis.url, config.queue, log);
-    // Bull's close waits for the scans running in this process to finish.
-    this.closers.push(() => queue.close());
-    const daily = new DailyCounter(redis, prefix);
-    const submissions = new Submissions(store, storage, queue, daily, log, config.tiers);
-    const clamd = clamdClientFor(config);
-    const failures = new AuthFailures(store);
-    const flushFailures = () => failures.flush().catch((err: unknown) => log.error({ err }, "failed authentications not audited"));
-    const flushTimer = setInterval(() => void flushFailures(), config.authFailureFlushMs);
-    flushTimer.unref();
-    this.closers.push(async () => {
-      clearInterval(flushTimer);
-      await flushFailures();
-    });
-    const hasher = new FileHasher();
-    this.closers.push(() => hasher.close());
-    this.parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store, failures), clamd, hasher };
-    await this.sweepScratch();
-    if (this.options.worker === false) return;
-
-    const every = (ms: number, task: () => Promise<unknown>, what: string) => {
-      const timer = setInterval(() => void task().catch((err: unknown) => log.error({ err }, `${what} failed`)), ms);
-      timer.unref();
-      this.closers.push(async () => clearInterval(timer));
-    };
-    const processing = await startScanProcessing(config, {
-      store,
-      redis,
-      prefix,
-      bus,
-      stats,
-      queue,
-      quarantine,
-      followUp: (file, data, delayMs, max) => submissions.followUp(file, data, delayMs, max),
-      log,
-      rescanDir: this.rescanDir,
-      onVerdict: this.options.onVerdict,
-      onPathRefused: this.options.onPathRefused,
-      onClose: (undo) => this.closers.push(undo),
-      every,
-    });
-    Object.assign(this.parts, processing);
-    every(HOUR, () => this.applyRetention(), "retention");
-    every(HOUR, () => this.sweepScratch(), "scratch sweep");
-  }
-
-  private get rescanDir(): string {
-    return path.join(this.config.tmpDir, "rescans");
-  }
-
-  /** Removes upload and scan folders left by processes that were killed (their finally never ran). */
-  private async sweepScratch(): Promise<void> {
-    const dirs = [this.use().storage.incomingDir, this.config.tmpDir, this.rescanDir];
-    const removed = (await Promise.all(dirs.map((d) => sweepScratch(d, SCRATCH_MAX_AGE_MS)))).reduce((a, b) => a + b, 0);
-    if (removed > 0) this.log.info({ removed }, "removed temporary folders left by stopped processes");
   }
 
   submitFile(input: SubmitFileInput): Promise<Submitted> {
@@ -303,8 +195,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   }
 
   applyRetention(now = new Date()): Promise<{ purged: number; expired: number }> {
-    const { store, storage, quarantine } = this.use();
-    return applyRetention({ store, storage, quarantine, log: this.log }, { quarantineDays: this.config.quarantine.retentionDays, fileDays: this.config.fileRetentionDays }, now);
+    return this.use().retention(now);
   }
 
   /** Waits for running scans to finish, then closes the queue, Redis and SQLite. */
@@ -315,7 +206,7 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     }
   }
 
-  private use(): NonNullable<MedicalFileScanDaemon["parts"]> {
+  private use(): DaemonParts {
     if (!this.parts) throw new Error("MedicalFileScanDaemon: call initialize() first");
     return this.parts;
   }
