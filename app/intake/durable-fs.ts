@@ -3,6 +3,7 @@ import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { NextRun } from "../next-run.ts";
 
 /** How much of a file is written before it is flushed on the way (see DurableWriteStream). */
 const SYNC_STEP_BYTES = 8 * 1024 * 1024;
@@ -18,35 +19,21 @@ export async function fsyncPath(p: string): Promise<void> {
 }
 
 /**
- * fsyncs of one folder shared by concurrent callers, as a group commit shares a log flush: a
- * call made while a sync runs waits for the next one, which starts when the running one ends
- * and so covers every entry made before any of its callers asked.
+ * fsyncs of one folder shared by concurrent callers (see NextRun): a call made while a sync
+ * runs waits for the next one, which covers every entry made before any of its callers asked.
  */
 export class FolderSync {
-  private running: Promise<void> | null = null;
-  private next: Promise<void> | null = null;
+  private readonly flushes: NextRun;
 
   constructor(
     readonly dir: string,
-    private readonly flush: (dir: string) => Promise<void> = fsyncPath,
-  ) {}
-
-  sync(): Promise<void> {
-    if (!this.running) return this.start();
-    return (this.next ??= this.running
-      .catch(() => undefined)
-      .then(() => {
-        this.next = null;
-        return this.start();
-      }));
+    flush: (dir: string) => Promise<void> = fsyncPath,
+  ) {
+    this.flushes = new NextRun(() => flush(dir));
   }
 
-  private start(): Promise<void> {
-    const run = this.flush(this.dir).finally(() => {
-      if (this.running === run) this.running = null;
-    });
-    this.running = run;
-    return run;
+  sync(): Promise<void> {
+    return this.flushes.run();
   }
 }
 

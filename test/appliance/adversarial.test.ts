@@ -185,7 +185,7 @@ describe("adversarial inputs over HTTP against the running appliance", { timeout
   it("scan-daemon restart: the app's two programs start again with new pids and the health check passes; an unknown program is exit 2", async () => {
     const before = await appliance.appPids();
     const restarted = await appliance.cli(["restart"]);
-    assert.equal(restarted.status, 0, restarted.output);
+    assert.equal(restarted.status, 0, `${restarted.output}\n${await appliance.appLogs()}`);
     const now = await appliance.appPids();
     assert.ok(now.intake !== before.intake && now.worker !== before.worker, JSON.stringify({ before, now }));
     await eventually(async () => (await appliance.run("healthcheck/health-check.sh")).status === 0, 60_000, "the health check after the restart");

@@ -1,5 +1,5 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ROOT } from "./clamd.ts";
@@ -75,6 +75,13 @@ export class Appliance {
   /** `scan-daemon ARGS` as an operator runs it beside the appliance (the built bin, same environment). */
   cli(args: readonly string[]): Promise<CommandResult> {
     return this.bash(["-c", `source "${ROOT}/scripts/appliance-env.sh" && exec node "${ROOT}/dist/app/scan-daemon.js" "$@"`, "_", ...args]);
+  }
+
+  /** The end of each of the app's own logs, for a failure's message: what a program said before it stopped. */
+  async appLogs(bytes = 3000): Promise<string> {
+    const logs = ["supervisor/supervisord.log", "supervisor/scan-worker.err.log", "supervisor/scan-intake.err.log", "scan-daemon.log"];
+    const tails = await Promise.all(logs.map(async (log) => `--- ${log}\n${(await readFile(path.join(this.home, "logs", log), "utf8").catch((err: Error) => err.message)).slice(-bytes)}`));
+    return tails.join("\n");
   }
 
   /** A new API key through `scan-daemon keys create`, as an operator makes one. */

@@ -1,6 +1,6 @@
 import net from "node:net";
 
-export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset";
+export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset" | "stopping";
 
 /** Each misbehaviour and the engine error code the client must turn it into. */
 export const MISBEHAVIOURS: readonly (readonly [Misbehaviour, string])[] = [
@@ -16,6 +16,8 @@ const REPLIES: Partial<Record<Misbehaviour, (name: string) => string>> = {
   garbage: () => "HELLO THERE\0",
   "null-found": (name) => `${name}: (null) FOUND\0`,
   "ok-then-found": (name) => `${name}: OK\n${name}: Eicar FOUND\0`,
+  // What a real clamd that is stopping answers to a SCAN it skipped; it then takes no more connections.
+  stopping: (name) => `${name}: OK\0`,
 };
 
 /**
@@ -38,7 +40,9 @@ export async function startBrokenClamd(mode: Misbehaviour): Promise<{ port: numb
       const text = received.toString("latin1");
       if (text.startsWith("zVERSION\0")) return socket.end("ClamAV 1.4.6/1/Thu Jan  1 00:00:00 1970\0");
       const scanned = /^zSCAN ([^\0]*)\0/.exec(text)?.[1] ?? (text.startsWith("zINSTREAM\0") && received.subarray(-4).equals(Buffer.alloc(4)) ? "stream" : undefined);
-      if (scanned !== undefined) socket.end(REPLIES[mode]?.(scanned) ?? "");
+      if (scanned === undefined) return;
+      socket.end(REPLIES[mode]?.(scanned) ?? "");
+      if (mode === "stopping") server.close();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -15,6 +15,7 @@ import { MISBEHAVIOURS, startBrokenClamd } from "../harness/broken-clamd.ts";
 import { CLAM_EXE, ClamdInstance } from "../harness/clamd.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
+import { eicar } from "../fixtures/eicar.ts";
 
 function contextFor(file: string): ScanContext {
   const target: ScanTarget = { label: "file", path: file, role: "file" };
@@ -77,7 +78,8 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
     // A path that only starts like the folder's name is not inside it.
     await mkdir(`${shared}-not`, { recursive: true });
     assert.deepEqual((await s.scan(contextFor(await place("near", buildDicom(), `${shared}-not`)))).findings, []);
-    assert.deepEqual(proxy.commands.slice(before), ["zSCAN", "zSCAN", "zINSTREAM", "zINSTREAM"]);
+    // A clean SCAN answer is trusted once clamd answers a PING sent after it (see the stopping tests).
+    assert.deepEqual(proxy.commands.slice(before), ["zSCAN", "zPING", "zSCAN", "zINSTREAM", "zINSTREAM"]);
   });
 
   it("a stored file is readable by the app's group, its folder too; bytes still arriving are not", async () => {
@@ -150,6 +152,48 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
       }
     });
   }
+
+  it("a clamd that answers OK to a SCAN and then takes no more connections (as one stopping does): ENGINE_UNAVAILABLE, never clean", async () => {
+    const stopping = await startBrokenClamd("stopping");
+    try {
+      const s = new ClamavScanner(new ClamdClient({ host: "127.0.0.1", port: stopping.port, timeoutMs: 800 }), { sharedDir: shared });
+      await assert.rejects(s.scan(contextFor(await place("stopping", buildDicom()))), (err: unknown) => err instanceof EngineError && err.code === "ENGINE_UNAVAILABLE" && /stopped as it answered OK/.test(err.message));
+    } finally {
+      await stopping.close();
+    }
+  });
+
+  it("the real clamd stopped (SIGTERM) amid SCANs of infected files: it answers OK for files it skipped, and none of them comes back clean", async () => {
+    const own = await ClamdInstance.start();
+    const files = await Promise.all(Array.from({ length: 24 }, (_, i) => place(`eicar-${i}`, Buffer.concat([eicar(), Buffer.from(`\n${i}`)]))));
+    const outcomes: Record<string, number> = {};
+    try {
+      // Each round SIGTERMs clamd while 12 scans are in flight; clamd skips some of them and still
+      // answers OK, a few times in ten rounds on the test machine. Rounds go on until one is seen.
+      for (let round = 0; round < 40 && !outcomes["stopped as it answered OK"]; round++) {
+        if (round > 0) await own.launch();
+        const s = new ClamavScanner(new ClamdClient({ host: "127.0.0.1", port: own.port, timeoutMs: 5000 }), { sharedDir: shared });
+        let stopping = false;
+        const loops = Array.from({ length: 12 }, async (_, k) => {
+          while (!stopping) {
+            const outcome = await s.scan(contextFor(files[(k + Math.floor(Math.random() * files.length)) % files.length]!)).then(
+              (r) => (r.findings.length === 0 ? "clean" : r.findings.map((f) => f.id).join(",")),
+              (err: EngineError) => (/stopped as it answered OK/.test(err.message) ? "stopped as it answered OK" : err.code),
+            );
+            outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+          }
+        });
+        await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+        await own.stop();
+        stopping = true;
+        await Promise.all(loops);
+      }
+    } finally {
+      await own.destroy();
+    }
+    assert.equal(outcomes.clean, undefined, JSON.stringify(outcomes));
+    assert.ok(outcomes["Test.EICAR.UNOFFICIAL"]! > 0 && outcomes["stopped as it answered OK"]! > 0, JSON.stringify(outcomes));
+  });
 
   it("an OK that names another file is no answer", async () => {
     const liar = new ClamavScanner(

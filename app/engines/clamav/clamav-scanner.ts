@@ -5,6 +5,7 @@ import { isPathRefusal, parseInstreamReply, parseScanReply, parseVersionReply, t
 import { fingerprintDefinitions, readDefinitions } from "./definitions.ts";
 import { EngineError } from "../../errors/engine-error.ts";
 import type { Finding } from "../../verdict/findings.ts";
+import { NextRun } from "../../next-run.ts";
 import { readChunkBytes } from "../../scan/read-chunk.ts";
 import type { EngineVersion, ScanContext, ScanOutcome, Scanner, ScanTarget } from "../../scan/scanner.ts";
 
@@ -12,6 +13,8 @@ import type { EngineVersion, ScanContext, ScanOutcome, Scanner, ScanTarget } fro
 const RELOAD_GRACE_MS = 120_000;
 /** How long one VERSION answer serves the scans that start after it (never a cache hit: see version). */
 const VERSION_REUSE_MS = 500;
+/** How long the PING that confirms clean SCAN answers may take (see scanTarget). */
+const CONFIRM_TIMEOUT_MS = 5000;
 
 export interface ClamavOptions {
   /** clamd's DatabaseDirectory when this process can read it (CLAMAV_DB_DIR). */
@@ -36,6 +39,8 @@ export class ClamavScanner implements Scanner {
   readonly name = "clamav" as const;
   private recent: { readonly at: number; readonly answer: Promise<EngineVersion> } | undefined;
   private signatureSet: { readonly fingerprint: string; readonly testOnly: boolean } | undefined;
+  /** One PING for the clean SCAN answers that arrived before it was sent. */
+  private readonly stillRunning = new NextRun(() => this.ping());
 
   constructor(
     private readonly clamd: Pick<ClamdClient, "instream" | "scanFile" | "command">,
@@ -97,11 +102,26 @@ export class ClamavScanner implements Scanner {
     const { sharedDir, onPathRefused } = this.options;
     if (sharedDir && target.path.startsWith(sharedDir + path.sep)) {
       const raw = await this.clamd.scanFile(target.path, ctx.signal);
-      if (!isPathRefusal(raw, target.path)) return definite(parseScanReply(raw, target.path), raw);
+      if (!isPathRefusal(raw, target.path)) {
+        const verdict = definite(parseScanReply(raw, target.path), raw);
+        // A clamd that is stopping answers "PATH: OK" to a SCAN it never ran: on SIGTERM it
+        // marks every connection's work as ended, its scan callback then skips the file, and
+        // the command reports no detection (seen in the outage test; INSTREAM answers nothing
+        // instead). Only a clamd that still takes commands after the answer scanned the file.
+        if (verdict.kind === "clean") await this.stillRunning.run();
+        return verdict;
+      }
       onPathRefused?.(raw.replace(/\0/g, ""));
     }
     const raw = await this.clamd.instream(createReadStream(target.path, { highWaterMark: readChunkBytes(target.role === "file" ? ctx.facts?.size : undefined) }), ctx.signal);
     return definite(parseInstreamReply(raw), raw);
+  }
+
+  private async ping(): Promise<void> {
+    const reply = await this.clamd.command("PING", AbortSignal.timeout(CONFIRM_TIMEOUT_MS)).catch((err: unknown) => {
+      throw new EngineError("ENGINE_UNAVAILABLE", `clamd stopped as it answered OK, so the file may not have been scanned: ${err instanceof Error ? err.message : String(err)}`, true, { cause: err });
+    });
+    if (reply.replace(/\0$/, "") !== "PONG") throw new EngineError("ENGINE_PROTOCOL", `clamd answered OK, then PING with ${JSON.stringify(reply.replace(/\0/g, "").slice(0, 100))}: the OK is not trusted`, true);
   }
 }
 
