@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -7,6 +8,7 @@ import { bearerToken } from "../../app/auth/api-keys.ts";
 import { toApiError } from "../../app/api/error-middleware.ts";
 import { AuthError } from "../../app/errors/auth-error.ts";
 import { SubmitRejectedError } from "../../app/errors/submit-rejected-error.ts";
+import { ROOT } from "../harness/clamd.ts";
 import { createLogger, ERROR_LOG_FILE, LOG_FILE, logLevelFrom, QUEUE_COMPONENT, QUEUE_ERROR_LOG_FILE, QUEUE_LOG_FILE } from "../../app/log.ts";
 
 describe("API parts", () => {
@@ -58,6 +60,42 @@ describe("API parts", () => {
       assert.equal(logLevelFrom({ DEBUG: "scan-daemon:*" }), "debug");
       assert.equal(logLevelFrom({ VERBOSE: "true" }), "debug");
       assert.equal(logLevelFrom({ DEBUG: "express:*" }), "info");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("three processes appending to one log (intake, worker, CLI) lose no line and write none twice while they rotate it", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-logs-"));
+    const file = path.join(dir, LOG_FILE);
+    const maxBytes = 4000;
+    const writer = (name: string) =>
+      new Promise<void>((resolve, reject) => {
+        const code = `const { RotatingFile } = await import(${JSON.stringify(path.join(ROOT, "app/rotating-file.ts"))});
+          const out = new RotatingFile(${JSON.stringify(file)}, { maxBytes: ${maxBytes}, keep: 500 });
+          const pause = new Int32Array(new SharedArrayBuffer(4));
+          for (let i = 0; i < 3000; i++) {
+            out.write(JSON.stringify({ writer: "${name}", i, pad: "x".repeat(i % 40) }) + "\\n");
+            if (i % 20 === 0) Atomics.wait(pause, 0, 0, 1);
+          }`;
+        execFile(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}${stderr}`)) : resolve()));
+      });
+    try {
+      const ended = await Promise.allSettled(["intake", "worker", "cli"].map(writer));
+      assert.deepEqual(ended.filter((e) => e.status === "rejected"), [], "no writer failed");
+      const seen = new Map<string, number>();
+      const files = await readdir(dir);
+      // About 150 files' worth; a file grows past its size while another writer holds the rotation.
+      assert.ok(files.length > 75 && !files.includes(`${LOG_FILE}.rotating`), files.join(" "));
+      for (const name of files) {
+        const text = await readFile(path.join(dir, name), "utf8");
+        for (const line of text.trim().split("\n")) {
+          const { writer: who, i } = JSON.parse(line) as { writer: string; i: number };
+          seen.set(`${who}:${i}`, (seen.get(`${who}:${i}`) ?? 0) + 1);
+        }
+      }
+      assert.equal(seen.size, 9000, "every line is in some file");
+      assert.deepEqual([...seen.values()].filter((n) => n !== 1), [], "no line twice");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
