@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync, type Stats } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 
 export interface Rotation {
@@ -77,7 +77,7 @@ export class RotatingFile {
         let top = 1;
         while (top < this.rotation.keep && existsSync(`${this.file}.${top}`)) top++;
         for (let i = top - 1; i >= 1; i--) renameIfThere(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-        renameSync(this.file, `${this.file}.1`);
+        renameIfThere(this.file, `${this.file}.1`);
       }
     } finally {
       rmSync(lock, { force: true });
@@ -86,7 +86,7 @@ export class RotatingFile {
   }
 
   private holdsNamedFile(): boolean {
-    const named: Stats | undefined = statSync(this.file, { throwIfNoEntry: false });
+    const named = statSync(this.file, { throwIfNoEntry: false });
     const held = fstatSync(this.fd);
     return named !== undefined && named.ino === held.ino && named.dev === held.dev;
   }
