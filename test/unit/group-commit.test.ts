@@ -58,6 +58,7 @@ describe("group commit: concurrent transactions share one COMMIT and one audit f
     const rows = await db.all<{ n: number }>("SELECT n FROM t ORDER BY n");
     assert.deepEqual(rows.map((r) => r.n), [0, 1, 2, 3, 5, 6, 7, 8, 9]);
     assert.equal(await readFile(path.join(dir, "scan-audit.log"), "utf8"), [0, 1, 2, 3, 5, 6, 7, 8, 9].map((i) => `line ${i}\n`).join(""));
+    await log.close();
   });
 
   it("the write chain is bounded: past 10,000 waiting transactions the next is refused with STORE_BUSY, not queued", async () => {
