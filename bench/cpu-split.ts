@@ -10,62 +10,37 @@
  * libuv pool (fs, crypto; four, started on first use) and, in the worker, the engine threads.
  * A lever's effect on one run's numbers is smaller than this machine's drift: alternate runs.
  */
-import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
 import { Appliance } from "../test/harness/appliance.ts";
-import { dicomOf, drive, uploader } from "./load.ts";
+import { drive, smallFreeUploads, threadCpuSeconds, uploader } from "./load.ts";
 
 const WARM = Number(process.env.BENCH_WARM ?? 40);
 const FILES = Number(process.env.BENCH_FILES ?? 400);
-const CLK_TCK = 100;
-
-interface ThreadCpu {
-  readonly tid: number;
-  readonly userMs: number;
-  readonly systemMs: number;
-}
-
-/** Every thread of a process; one that ends between the listing and the read is left out. */
-async function threads(pid: number): Promise<ThreadCpu[]> {
-  const read = async (tid: string): Promise<ThreadCpu[]> => {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => null);
-    if (stat === null) return [];
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return [{ tid: Number(tid), userMs: (Number(fields[11]) * 1000) / CLK_TCK, systemMs: (Number(fields[12]) * 1000) / CLK_TCK }];
-  };
-  return (await Promise.all((await readdir(`/proc/${pid}/task`)).map(read))).flat().sort((a, b) => a.tid - b.tid);
-}
 
 const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false" });
 const client = uploader(appliance.base);
 try {
-  const users = await Promise.all(Array.from({ length: Math.ceil((WARM + FILES) / 50) }, (_, i) => appliance.key(`cpu-${i}`, "free")));
-  let used = 0;
-  const pixels = randomBytes(39 * 1024);
-  const upload = async () => {
-    const { status, body } = await client.upload(users[Math.floor(used++ / 50)]!.key, dicomOf(39 * 1024, pixels));
-    if (status !== 200 || body.result?.status !== "clean") throw new Error(`upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
-  };
+  const upload = await smallFreeUploads(appliance, client, WARM + FILES, "cpu");
   if (WARM > 0) await drive(WARM, 8, upload);
 
   const programs = Object.keys(await appliance.programs());
   const pids = new Map(await Promise.all(programs.map(async (name) => [name, await appliance.pid(name).catch(() => 0)] as const)));
-  const snapshot = async () => new Map(await Promise.all([...pids].filter(([, pid]) => pid > 0).map(async ([name, pid]) => [name, await threads(pid)] as const)));
+  const snapshot = async () => new Map(await Promise.all([...pids].filter(([, pid]) => pid > 0).map(async ([name, pid]) => [name, await threadCpuSeconds(pid)] as const)));
   const before = await snapshot();
   const { seconds } = await drive(FILES, 8, upload);
   const after = await snapshot();
 
-  const perUpload = (ms: number) => Math.round((ms / FILES) * 100) / 100;
+  const perUpload = (cpuSeconds: number) => Math.round(((cpuSeconds * 1000) / FILES) * 100) / 100;
   const report: Record<string, unknown> = { uploads: FILES, afterWarmUp: WARM, filesPerSecond: Math.round((FILES / seconds) * 10) / 10 };
   for (const [name, now] of after) {
     const was = new Map((before.get(name) ?? []).map((t) => [t.tid, t]));
-    const spent = now.map((t) => ({ tid: t.tid, userMs: t.userMs - (was.get(t.tid)?.userMs ?? 0), systemMs: t.systemMs - (was.get(t.tid)?.systemMs ?? 0) }));
-    const total = spent.reduce((s, t) => s + t.userMs + t.systemMs, 0);
-    if (total === 0) continue;
-    const entry: Record<string, unknown> = { msPerUpload: perUpload(total), userMs: perUpload(spent.reduce((s, t) => s + t.userMs, 0)), systemMs: perUpload(spent.reduce((s, t) => s + t.systemMs, 0)) };
+    const spent = now.map((t) => ({ tid: t.tid, user: t.user - (was.get(t.tid)?.user ?? 0), system: t.system - (was.get(t.tid)?.system ?? 0) }));
+    const user = spent.reduce((s, t) => s + t.user, 0);
+    const system = spent.reduce((s, t) => s + t.system, 0);
+    if (user + system === 0) continue;
+    const entry: Record<string, unknown> = { msPerUpload: perUpload(user + system), userMs: perUpload(user), systemMs: perUpload(system) };
     if (name.startsWith("scan-daemon")) {
       const pid = pids.get(name);
-      entry.threads = spent.filter((t) => t.userMs + t.systemMs > 0).map((t) => `${t.tid === pid ? "main" : t.tid}: ${perUpload(t.userMs + t.systemMs)}`);
+      entry.threads = spent.filter((t) => t.user + t.system > 0).map((t) => `${t.tid === pid ? "main" : t.tid}: ${perUpload(t.user + t.system)}`);
     }
     report[name] = entry;
   }

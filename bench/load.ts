@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import http from "node:http";
 import { BASIC_ELEMENTS, buildDicom, text } from "../test/fixtures/dicom.ts";
+import type { Appliance } from "../test/harness/appliance.ts";
 
 let seq = 0;
 /** A DICOM of about `bytes` with random pixel data (like compressed images) and a UID of its own, so no result comes from the cache. */
@@ -73,9 +74,36 @@ export function uploader(base: string, target: { path: string; field: string } =
 
 const CLK_TCK = 100;
 
+/** User and system CPU seconds in a /proc `stat` file (a process's, its threads' included, or one thread's). */
+async function statCpu(file: string): Promise<{ user: number; system: number }> {
+  const stat = await readFile(file, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
+}
+
 /** User + system CPU seconds of a process and its threads, from /proc. */
 export async function processCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  const { user, system } = await statCpu(`/proc/${pid}/stat`);
+  return user + system;
+}
+
+/** User and system CPU seconds of each thread of a process, by thread id; one that ends between the listing and the read is left out. */
+export async function threadCpuSeconds(pid: number): Promise<{ tid: number; user: number; system: number }[]> {
+  const read = (tid: string) => statCpu(`/proc/${pid}/task/${tid}/stat`).then((cpu) => [{ tid: Number(tid), ...cpu }], () => []);
+  return (await Promise.all((await readdir(`/proc/${pid}/task`)).map(read))).flat().sort((a, b) => a.tid - b.tid);
+}
+
+/**
+ * The small-file load of `bench:profile` and `bench:cpu`: one upload of a distinct 39 KB
+ * DICOM at the free tier, expected clean, each time it is called, under free-tier keys made
+ * here for `count` uploads (50 a key, the tier's daily limit).
+ */
+export async function smallFreeUploads(appliance: Pick<Appliance, "key">, client: Pick<ReturnType<typeof uploader>, "upload">, count: number, keyPrefix: string): Promise<() => Promise<void>> {
+  const keys = await Promise.all(Array.from({ length: Math.ceil(count / 50) }, (_, i) => appliance.key(`${keyPrefix}-${i}`, "free")));
+  const pixels = randomBytes(39 * 1024);
+  let used = 0;
+  return async () => {
+    const { status, body } = await client.upload(keys[Math.floor(used++ / 50)]!.key, dicomOf(39 * 1024, pixels));
+    if (status !== 200 || body.result?.status !== "clean") throw new Error(`upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
+  };
 }

@@ -5,13 +5,12 @@
  * PROFILE_FILES sets the uploads (default 600); the profiles stay in PROFILE_DIR (default a
  * temporary folder) for Chrome's DevTools. bench/cpu-profile-hook.mjs does the profiling in the app.
  */
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import os from "node:os";
 import path from "node:path";
 import { Appliance } from "../test/harness/appliance.ts";
-import { dicomOf, drive, uploader } from "./load.ts";
+import { drive, smallFreeUploads, uploader } from "./load.ts";
 
 interface ProfileNode {
   id: number;
@@ -65,13 +64,7 @@ async function profileLoad() {
   const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", NODE_OPTIONS: `--import=${hook}`, PROFILE_DIR: dir });
   const client = uploader(appliance.base);
   try {
-    const users = await Promise.all(Array.from({ length: Math.ceil((FILES + 100) / 50) }, (_, i) => appliance.key(`profile-${i}`, "free")));
-    let used = 0;
-    const pixels = randomBytes(39 * 1024);
-    const upload = async () => {
-      const { status, body } = await client.upload(users[Math.floor(used++ / 50)]!.key, dicomOf(39 * 1024, pixels));
-      if (status !== 200) throw new Error(`upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
-    };
+    const upload = await smallFreeUploads(appliance, client, 60 + FILES, "profile");
     await drive(60, 8, upload);
     await writeFile(path.join(dir, "start"), "");
     await sleep(500);
