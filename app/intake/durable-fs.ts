@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, fsyncSync, openSync } from "node:fs";
 import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -18,22 +18,46 @@ export async function fsyncPath(p: string): Promise<void> {
   }
 }
 
+/** fsyncPath on the calling thread. */
+export function fsyncPathHere(p: string): void {
+  const fd = openSync(p, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * fsyncs of one folder shared by concurrent callers (see NextRun): a call made while a sync
  * runs waits for the next one, which covers every entry made before any of its callers asked.
  */
 export class FolderSync {
   private readonly flushes: NextRun;
+  private inTurn: Promise<void> | undefined;
 
   constructor(
     readonly dir: string,
     flush: (dir: string) => Promise<void> = fsyncPath,
+    private readonly flushHere: (dir: string) => void = fsyncPathHere,
   ) {
     this.flushes = new NextRun(() => flush(dir));
   }
 
   sync(): Promise<void> {
     return this.flushes.run();
+  }
+
+  /**
+   * One fsync on the calling thread for every caller in this turn of the event loop, once
+   * their synchronous work is done: for callers under a lock that trips through libuv's pool
+   * would hold longer (see AuditLogFile).
+   */
+  syncHere(): Promise<void> {
+    return (this.inTurn ??= Promise.resolve().then(() => {
+      this.inTurn = undefined;
+      this.flushHere(this.dir);
+    }));
   }
 }
 

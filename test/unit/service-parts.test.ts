@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
-import { DurableWriteStream, FolderSync, fsyncPath } from "../../app/intake/durable-fs.ts";
+import { DurableWriteStream, FolderSync, fsyncPath, fsyncPathHere } from "../../app/intake/durable-fs.ts";
 import { removeScratch, scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
 
 describe("sanitiseName", () => {
@@ -111,6 +111,28 @@ describe("FolderSync", () => {
       await folder.sync();
       assert.equal(starts.length, 3);
       await assert.rejects(new FolderSync(path.join(dir, "missing")).sync(), { code: "ENOENT" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("syncHere: the callers of one turn share one fsync on this thread, made after they all asked; a later turn gets its own", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-sync-"));
+    const events: string[] = [];
+    const folder = new FolderSync(dir, fsyncPath, (d) => {
+      events.push("fsync");
+      fsyncPathHere(d);
+    });
+    try {
+      const calls = Array.from({ length: 4 }, (_, i) => {
+        events.push(`asked ${i}`);
+        return folder.syncHere();
+      });
+      await Promise.all(calls);
+      assert.deepEqual(events, ["asked 0", "asked 1", "asked 2", "asked 3", "fsync"]);
+      await folder.syncHere();
+      assert.equal(events.filter((e) => e === "fsync").length, 2);
+      await assert.rejects(new FolderSync(path.join(dir, "missing")).syncHere(), { code: "ENOENT" });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
