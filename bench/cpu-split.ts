@@ -8,13 +8,22 @@
  * Node names none of its threads, so they are told apart by when they started: the main thread
  * (its id is the process's), then V8's platform threads (GC, concurrent compilation; four), the
  * libuv pool (fs, crypto; four, started on first use) and, in the worker, the engine threads.
+ * The machine's idle share during the run shows how long the pipeline waited with CPU to spare
+ * (a lock, a flush, a timer) rather than for it.
  * A lever's effect on one run's numbers is smaller than this machine's drift: alternate runs.
  */
+import { readFile } from "node:fs/promises";
 import { Appliance } from "../test/harness/appliance.ts";
 import { drive, smallFreeUploads, threadCpuSeconds, uploader } from "./load.ts";
 
 const WARM = Number(process.env.BENCH_WARM ?? 40);
 const FILES = Number(process.env.BENCH_FILES ?? 400);
+
+/** The machine's CPU time by state (user, nice, system, idle, ...) from /proc/stat, in ticks. */
+async function machineTicks(): Promise<number[]> {
+  return (await readFile("/proc/stat", "utf8")).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+}
+const IDLE = 3;
 
 const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false" });
 const client = uploader(appliance.base);
@@ -26,11 +35,13 @@ try {
   const pids = new Map(await Promise.all(programs.map(async (name) => [name, await appliance.pid(name).catch(() => 0)] as const)));
   const snapshot = async () => new Map(await Promise.all([...pids].filter(([, pid]) => pid > 0).map(async ([name, pid]) => [name, await threadCpuSeconds(pid)] as const)));
   const before = await snapshot();
+  const ticksBefore = await machineTicks();
   const { seconds } = await drive(FILES, 8, upload);
+  const ticks = (await machineTicks()).map((t, i) => t - ticksBefore[i]!);
   const after = await snapshot();
 
   const perUpload = (cpuSeconds: number) => Math.round(((cpuSeconds * 1000) / FILES) * 100) / 100;
-  const report: Record<string, unknown> = { uploads: FILES, afterWarmUp: WARM, filesPerSecond: Math.round((FILES / seconds) * 10) / 10 };
+  const report: Record<string, unknown> = { uploads: FILES, afterWarmUp: WARM, filesPerSecond: Math.round((FILES / seconds) * 10) / 10, machineIdlePercent: Math.round((ticks[IDLE]! / ticks.reduce((a, b) => a + b, 0)) * 1000) / 10 };
   for (const [name, now] of after) {
     const was = new Map((before.get(name) ?? []).map((t) => [t.tid, t]));
     const spent = now.map((t) => ({ tid: t.tid, user: t.user - (was.get(t.tid)?.user ?? 0), system: t.system - (was.get(t.tid)?.system ?? 0) }));
