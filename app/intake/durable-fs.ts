@@ -1,9 +1,8 @@
-import { closeSync, createReadStream, fsyncSync, openSync } from "node:fs";
-import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { closeSync, createReadStream, fsyncSync, openSync, renameSync } from "node:fs";
+import { open, stat, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { NextRun } from "../next-run.ts";
 
 /** How much of a file is written before it is flushed on the way (see DurableWriteStream). */
 const SYNC_STEP_BYTES = 8 * 1024 * 1024;
@@ -19,7 +18,7 @@ export async function fsyncPath(p: string): Promise<void> {
 }
 
 /** fsyncPath on the calling thread. */
-export function fsyncPathHere(p: string): void {
+export function fsyncPathSync(p: string): void {
   const fd = openSync(p, "r");
   try {
     fsyncSync(fd);
@@ -29,34 +28,24 @@ export function fsyncPathHere(p: string): void {
 }
 
 /**
- * fsyncs of one folder shared by concurrent callers (see NextRun): a call made while a sync
- * runs waits for the next one, which covers every entry made before any of its callers asked.
+ * fsyncs of one folder shared by the callers of one turn of the event loop: the first call
+ * schedules one fsync, on the calling thread, once the turn's synchronous work is done, and it
+ * covers every entry made before any of its callers asked. On the thread, not through libuv's
+ * pool: its callers hold the store's write lock, which each trip through the pool would hold
+ * for another turn of a busy event loop (see AuditLogFile).
  */
 export class FolderSync {
-  private readonly flushes: NextRun;
   private inTurn: Promise<void> | undefined;
 
   constructor(
     readonly dir: string,
-    flush: (dir: string) => Promise<void> = fsyncPath,
-    private readonly flushHere: (dir: string) => void = fsyncPathHere,
-  ) {
-    this.flushes = new NextRun(() => flush(dir));
-  }
+    private readonly flush: (dir: string) => void = fsyncPathSync,
+  ) {}
 
   sync(): Promise<void> {
-    return this.flushes.run();
-  }
-
-  /**
-   * One fsync on the calling thread for every caller in this turn of the event loop, once
-   * their synchronous work is done: for callers under a lock that trips through libuv's pool
-   * would hold longer (see AuditLogFile).
-   */
-  syncHere(): Promise<void> {
     return (this.inTurn ??= Promise.resolve().then(() => {
       this.inTurn = undefined;
-      this.flushHere(this.dir);
+      this.flush(this.dir);
     }));
   }
 }
@@ -66,10 +55,12 @@ export class FolderSync {
  * across filesystems a durable copy (flushed in steps, with the source's mode), then unlink the
  * source. Both folders are synced (the destination's by `syncDest`, when the caller shares its
  * syncs), unless the source is a scratch folder that a start sweeps anyway (`syncSource: false`).
+ * The rename is one call on the calling thread: callers under the store's write lock would
+ * otherwise hold it for a trip through libuv's pool.
  */
 export async function moveDurably(src: string, dest: string, { syncSource = true, syncDest = () => fsyncPath(path.dirname(dest)) } = {}): Promise<void> {
   try {
-    await rename(src, dest);
+    renameSync(src, dest);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
     const { mode } = await stat(src);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, renameSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -75,21 +75,13 @@ export class FileStorage {
   }
 
   /**
-   * Moves a received file (in `incoming`) under its id, once its row holds the id (a step
-   * before the commit, under the store's write lock). The rename and the folder's fsync run on
-   * this thread, one fsync for every file a group commit places (see FolderSync.syncHere); only
-   * an `incoming` on another filesystem takes moveDurably's copy.
+   * Moves a received file (in `incoming`) under its id, once its row holds the id: a step
+   * before the commit, under the store's write lock. Every file a group commit places shares
+   * one fsync of `files/` (FolderSync).
    */
   async place(received: string, fileId: string): Promise<string> {
     const dest = this.pathFor(fileId);
-    try {
-      renameSync(received, dest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-      await moveDurably(received, dest, { syncSource: false, syncDest: () => this.filesSync.sync() });
-      return dest;
-    }
-    await this.filesSync.syncHere();
+    await moveDurably(received, dest, { syncSource: false, syncDest: () => this.filesSync.sync() });
     return dest;
   }
 

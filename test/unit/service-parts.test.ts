@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../../app/config.ts";
 import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
-import { DurableWriteStream, FolderSync, fsyncPath, fsyncPathHere } from "../../app/intake/durable-fs.ts";
+import { DurableWriteStream, FolderSync, fsyncPathSync } from "../../app/intake/durable-fs.ts";
 import { removeScratch, scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
 
 describe("sanitiseName", () => {
@@ -91,48 +91,23 @@ describe("scratch folders", () => {
 });
 
 describe("FolderSync", () => {
-  it("callers that arrive while a sync runs share the next one; each caller's sync starts after it asked", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-sync-"));
-    const starts: number[] = [];
-    const folder = new FolderSync(dir, (d) => {
-      starts.push(performance.now());
-      return fsyncPath(d);
-    });
-    try {
-      const asked: number[] = [];
-      const calls = Array.from({ length: 6 }, () => {
-        asked.push(performance.now());
-        return folder.sync();
-      });
-      await Promise.all(calls);
-      // The first call starts a sync; the five made while it ran share one more.
-      assert.equal(starts.length, 2);
-      assert.ok(starts[1]! >= Math.max(...asked));
-      await folder.sync();
-      assert.equal(starts.length, 3);
-      await assert.rejects(new FolderSync(path.join(dir, "missing")).sync(), { code: "ENOENT" });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("syncHere: the callers of one turn share one fsync on this thread, made after they all asked; a later turn gets its own", async () => {
+  it("the callers of one turn share one fsync on this thread, made after they all asked; a later call gets its own", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "msd-sync-"));
     const events: string[] = [];
-    const folder = new FolderSync(dir, fsyncPath, (d) => {
+    const folder = new FolderSync(dir, (d) => {
       events.push("fsync");
-      fsyncPathHere(d);
+      fsyncPathSync(d);
     });
     try {
       const calls = Array.from({ length: 4 }, (_, i) => {
         events.push(`asked ${i}`);
-        return folder.syncHere();
+        return folder.sync();
       });
       await Promise.all(calls);
       assert.deepEqual(events, ["asked 0", "asked 1", "asked 2", "asked 3", "fsync"]);
-      await folder.syncHere();
+      await folder.sync();
       assert.equal(events.filter((e) => e === "fsync").length, 2);
-      await assert.rejects(new FolderSync(path.join(dir, "missing")).syncHere(), { code: "ENOENT" });
+      await assert.rejects(new FolderSync(path.join(dir, "missing")).sync(), { code: "ENOENT" });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
