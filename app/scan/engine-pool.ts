@@ -1,3 +1,4 @@
+import os from "node:os";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { EngineError, type EngineErrorCode } from "../errors/engine-error.ts";
@@ -6,6 +7,7 @@ import type { ScanLimits } from "../config.ts";
 import type { FileKind } from "../verdict/file-kind.ts";
 import type { Tier, TierLimits } from "../verdict/tiers.ts";
 import type { EngineVersion, FileFacts, ScanContext, ScanOutcome, ScanRequest, Scanner, ScanTarget } from "./scanner.ts";
+import { WarmLanes } from "./warm-lanes.ts";
 
 /** What every engine thread is started with: enough to build the same scanners as the main thread. */
 export interface ThreadSetup {
@@ -40,6 +42,8 @@ const PROGRESS_MIN_BYTES = 1024 * 1024;
 const THREAD_HEAP_MB = 512;
 /** Engine threads yield the CPU to the process's own event loop and to intake. */
 const THREAD_NICE = 10;
+/** A task running this long is taken for a big or hostile file: the tasks behind it go on to other threads. */
+const HELD_AFTER_MS = 25;
 
 /**
  * The worker threads that run validation, YARA-X and analysis. A task whose signal aborts (the
@@ -48,6 +52,8 @@ const THREAD_NICE = 10;
  */
 export class EnginePool {
   private readonly piscina: Piscina<EngineTask, EngineReply>;
+  /** Small scans run on as many threads as there are cores (piscina gives a task the first idle thread). */
+  private readonly lanes: WarmLanes;
 
   /** `threadFile`: the module a thread runs (service/engine-thread), whose default export takes an EngineTask. */
   constructor(threadFile: string, setup: ThreadSetup, threads: number) {
@@ -63,6 +69,7 @@ export class EnginePool {
       niceIncrement: THREAD_NICE,
       resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
     });
+    this.lanes = new WarmLanes(Math.min(threads, os.availableParallelism()), HELD_AFTER_MS);
   }
 
   /** The engine's scan, run in a pool thread; errors come back as the classes the pipeline maps. */
@@ -72,7 +79,7 @@ export class EnginePool {
     channel?.port1.on("message", (fraction: number) => ctx.progress(fraction));
     try {
       const task: EngineTask = { engine, request: ctx.request, file: ctx.file, targets: ctx.targets, facts: ctx.facts, workDirPath: ctx.workDirPath, progress: channel?.port2 };
-      const reply = await this.piscina.run(task, { transferList: channel ? [channel.port2] : [], signal: ctx.signal });
+      const reply = await this.lanes.run(() => this.piscina.run(task, { transferList: channel ? [channel.port2] : [], signal: ctx.signal }));
       if (reply.ok) return reply.outcome;
       const { kind, code, message, retryable } = reply.error;
       if (kind === "engine") throw new EngineError(code as EngineErrorCode, message, retryable);

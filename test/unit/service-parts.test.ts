@@ -13,6 +13,7 @@ import { ConfigError } from "../../app/errors/config-error.ts";
 import { fileNameProblem, sanitiseName } from "../../app/intake/sanitise-name.ts";
 import { DurableWriteStream, FolderSync, fsyncPathSync } from "../../app/intake/durable-fs.ts";
 import { removeScratch, scratchDir, scratchPath, sweepScratch } from "../../app/scan/scratch.ts";
+import { WarmLanes } from "../../app/scan/warm-lanes.ts";
 
 describe("sanitiseName", () => {
   const cases: [string, string][] = [
@@ -111,6 +112,63 @@ describe("FolderSync", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("WarmLanes", () => {
+  /** A task that runs until `end` is called, recording when it started. */
+  const held = (started: string[], name: string) => {
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => (end = resolve));
+    const task = () => {
+      started.push(name);
+      return done;
+    };
+    return { end, task };
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const until = async (done: () => boolean) => {
+    for (let i = 0; !done(); i++) {
+      if (i > 500) throw new Error("timed out");
+      await sleep(5);
+    }
+  };
+
+  it("a task waits while the lanes hold young tasks, and starts as soon as one ends", async () => {
+    const lanes = new WarmLanes(2, 10_000);
+    const started: string[] = [];
+    const [a, b, c] = [held(started, "a"), held(started, "b"), held(started, "c")];
+    const runs = [lanes.run(a.task), lanes.run(b.task), lanes.run(c.task)];
+    await sleep(50);
+    assert.deepEqual(started, ["a", "b"]);
+    b.end();
+    await until(() => started.length === 3);
+    a.end();
+    c.end();
+    await Promise.all(runs);
+  });
+
+  it("a task held past the age no longer holds the others back: the next starts once it comes of age, not before", async () => {
+    const lanes = new WarmLanes(1, 300);
+    const started: string[] = [];
+    const at: number[] = [];
+    const [hostile, small, next] = [held(started, "hostile"), held(started, "small"), held(started, "next")];
+    const t0 = performance.now();
+    const runs = [hostile, small, next].map((h) => lanes.run(() => (at.push(performance.now() - t0), h.task())));
+    await until(() => started.length === 2);
+    assert.deepEqual(started, ["hostile", "small"], "the next waits for the small one, which is young");
+    assert.ok(at[1]! >= 295 && at[1]! < 2000, `the small task started at ${at[1]} ms`);
+    small.end();
+    await until(() => started.length === 3);
+    hostile.end();
+    next.end();
+    await Promise.all(runs);
+  });
+
+  it("a task that fails frees its lane", async () => {
+    const lanes = new WarmLanes(1, 10_000);
+    await assert.rejects(lanes.run(() => Promise.reject(new Error("boom"))), /boom/);
+    assert.equal(await lanes.run(() => Promise.resolve(7)), 7);
   });
 });
 
