@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -23,8 +24,12 @@ export function scratchPath(parent: string, prefix: string): string {
   return path.join(parent, [prefix, os.hostname(), process.pid, randomBytes(6).toString("hex")].join(SEP));
 }
 
-/** Removes a scratch folder that was perhaps never made: one rmdir when it is absent or empty. */
+/**
+ * Removes a scratch folder that was perhaps never made. Most scans make none: a look on this
+ * thread answers that, where a failed rmdir cost a trip through libuv's pool and an error.
+ */
 export async function removeScratch(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
   try {
     await rmdir(dir);
   } catch (err) {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import fs, { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, open, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -173,25 +173,22 @@ describe("WarmLanes", () => {
 });
 
 describe("DurableWriteStream", () => {
-  /** Counts fdatasync and fsync calls on every FileHandle while `work` runs. */
+  /** Counts fdatasync and fsync calls while `work` runs. */
   async function countingSyncs<T>(work: () => Promise<T>): Promise<{ value: T; datasyncs: number; syncs: number }> {
-    const probe = await open(import.meta.filename, "r");
-    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void>; sync(): Promise<void> };
-    await probe.close();
-    const { datasync, sync } = proto;
+    const { fdatasync, fsync } = fs;
     const counts = { datasyncs: 0, syncs: 0 };
-    proto.datasync = function (this: unknown) {
+    fs.fdatasync = ((...args: Parameters<typeof fdatasync>) => {
       counts.datasyncs++;
-      return datasync.call(this);
-    };
-    proto.sync = function (this: unknown) {
+      fdatasync(...args);
+    }) as typeof fdatasync;
+    fs.fsync = ((...args: Parameters<typeof fsync>) => {
       counts.syncs++;
-      return sync.call(this);
-    };
+      fsync(...args);
+    }) as typeof fsync;
     try {
       return { value: await work(), ...counts };
     } finally {
-      Object.assign(proto, { datasync, sync });
+      Object.assign(fs, { fdatasync, fsync });
     }
   }
 
