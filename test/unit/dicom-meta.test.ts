@@ -33,7 +33,7 @@ describe("DICOM file meta: hostile transfer syntax values", () => {
     await writeFile(file, data);
     const handle = await open(file, "r");
     try {
-      return await inspectDicom({ label: "file", path: file, role: "file" }, new FileWindow(handle, data.length), loadConfig({}).limits, async () => dir, AbortSignal.timeout(30_000));
+      return await inspectDicom({ label: "file", path: file, role: "file" }, new FileWindow(handle.fd, data.length), loadConfig({}).limits, async () => dir, AbortSignal.timeout(30_000));
     } finally {
       await handle.close();
     }

@@ -14,7 +14,7 @@ async function walk(data: Buffer, ts = TS_EXPLICIT_LE, maxDepth = 32) {
   await writeFile(file, data);
   const handle = await open(file, "r");
   try {
-    return await walkDataset(new FileWindow(handle, data.length), 0, data.length, syntaxOf(ts)!, { maxDepth, maxElements: 1_000_000 });
+    return walkDataset(new FileWindow(handle.fd, data.length), 0, data.length, syntaxOf(ts)!, { maxDepth, maxElements: 1_000_000 });
   } finally {
     await handle.close();
   }

@@ -1,5 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync } from "node:fs";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -47,12 +46,12 @@ export async function inspectDicom(file: ScanTarget, win: FileWindow, limits: Sc
   const { size } = win;
   const issues: DicomIssue[] = [];
   const artifacts: ScanTarget[] = [];
-  const head = await win.read(0, 132);
+  const head = win.read(0, 132);
   const preamble = preambleExecutable(head);
   if (preamble) {
     issues.push({ id: "dicom.preamble-executable", description: `${preamble} executable header in the 128-byte preamble of a DICOM file`, offset: 0, target: file.label });
   }
-  const meta = await readMeta(win);
+  const meta = readMeta(win);
   if ("problem" in meta) {
     issues.push({ id: "dicom.bad-meta", description: meta.problem, offset: meta.offset, target: file.label });
     return { transferSyntax: null, issues, dataset: file, privateValues: [], artifacts };
@@ -77,19 +76,19 @@ export async function inspectDicom(file: ScanTarget, win: FileWindow, limits: Sc
       if (failure.id === "dicom.inflate-limit") return { transferSyntax: meta.transferSyntax, issues, dataset: file, privateValues: [], artifacts };
     }
     artifacts.push(inflated);
-    const inflatedHandle = await open(inflated.path, "r");
+    const inflatedFd = openSync(inflated.path, "r");
     try {
-      const { size: inflatedSize } = await inflatedHandle.stat();
-      const inflatedWin = new FileWindow(inflatedHandle, inflatedSize);
-      walk = await walkDataset(inflatedWin, 0, inflatedSize, syntaxOf(TS_EXPLICIT_LE)!, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
+      const { size: inflatedSize } = fstatSync(inflatedFd);
+      const inflatedWin = new FileWindow(inflatedFd, inflatedSize);
+      walk = walkDataset(inflatedWin, 0, inflatedSize, syntaxOf(TS_EXPLICIT_LE)!, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
       artifacts.push(...(await carveExecutables(inflatedWin, walk, workDir)));
       artifacts.push(...(await carveDocuments(inflatedWin, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
     } finally {
-      await inflatedHandle.close();
+      closeSync(inflatedFd);
     }
     dataset = inflated;
   } else {
-    walk = await walkDataset(win, meta.datasetStart, size, syntax, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
+    walk = walkDataset(win, meta.datasetStart, size, syntax, { maxDepth: limits.dicomMaxDepth, maxElements: MAX_ELEMENTS });
     artifacts.push(...(await carveExecutables(win, walk, workDir)));
     artifacts.push(...(await carveDocuments(win, walk, workDir, limits.dicomMaxInflatedBytes, signal, issues)));
   }
@@ -103,11 +102,11 @@ export async function inspectDicom(file: ScanTarget, win: FileWindow, limits: Sc
 type Meta = { transferSyntax: string; datasetStart: number } | { problem: string; offset: number };
 
 /** File meta information: group 0002, always explicit VR little endian. */
-async function readMeta(win: FileWindow): Promise<Meta> {
+function readMeta(win: FileWindow): Meta {
   let pos = 132;
   let transferSyntax: string | null = null;
   for (;;) {
-    const h = await win.read(pos, 12);
+    const h = win.read(pos, 12);
     if (h.length < 8 || h.readUInt16LE(0) !== 0x0002) break;
     const vr = h.toString("latin1", 4, 6);
     const long = ["OB", "OW", "UN", "SQ", "UT", "UC", "UR"].includes(vr);
@@ -117,7 +116,7 @@ async function readMeta(win: FileWindow): Promise<Meta> {
     if (valueStart + length > win.size) return { problem: "a file meta element runs past the end of the file", offset: pos };
     if (h.readUInt16LE(2) === 0x0010) {
       if (length > MAX_UID_BYTES) return { problem: `the transfer syntax (0002,0010) is ${length} bytes long; a UID has at most ${MAX_UID_BYTES}`, offset: pos };
-      transferSyntax = withoutPadding(await win.read(valueStart, length));
+      transferSyntax = withoutPadding(win.read(valueStart, length));
     }
     pos = valueStart + length;
   }
@@ -169,7 +168,7 @@ async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: () 
   for (const x of walk.executables.slice(0, MAX_CARVED)) {
     let length = Math.min(x.length, MAX_CARVE_BYTES);
     if (x.kind === "pe") {
-      const image = peImageSize(await win.read(x.offset, Math.min(x.length, EXECUTABLE_PROBE_BYTES)), 0);
+      const image = peImageSize(win.read(x.offset, Math.min(x.length, EXECUTABLE_PROBE_BYTES)), 0);
       if (image !== null) length = Math.min(length, image);
     }
     const target: ScanTarget = { label: `carved-${x.kind}@${x.offset}`, path: path.join(await workDir(), `carved-${out.length}.bin`), role: "executable" };
@@ -187,7 +186,7 @@ async function carveExecutables(win: FileWindow, walk: DatasetWalk, workDir: () 
 async function carveDocuments(win: FileWindow, walk: DatasetWalk, workDir: () => Promise<string>, maxInflated: number, signal: AbortSignal, issues: DicomIssue[]): Promise<ScanTarget[]> {
   const out: ScanTarget[] = [];
   for (const [i, doc] of walk.documents.entries()) {
-    const pdf = (await win.read(doc.offset, 5)).toString("latin1") === "%PDF-";
+    const pdf = win.read(doc.offset, 5).toString("latin1") === "%PDF-";
     const target: ScanTarget = { label: `encapsulated-document-${i}`, path: path.join(await workDir(), `document-${i}.bin`), role: pdf ? "pdf" : "dataset" };
     await pipeline(winStream(win, doc.offset, doc.length), createWriteStream(target.path, { mode: 0o600 }));
     out.push(target);
@@ -200,10 +199,10 @@ async function carveDocuments(win: FileWindow, walk: DatasetWalk, workDir: () =>
   return out;
 }
 
-async function* winStream(win: FileWindow, offset: number, length: number): AsyncGenerator<Buffer> {
+function* winStream(win: FileWindow, offset: number, length: number): Generator<Buffer> {
   const CHUNK = 64 * 1024;
   for (let done = 0; done < length; ) {
-    const part = await win.read(offset + done, Math.min(CHUNK, length - done));
+    const part = win.read(offset + done, Math.min(CHUNK, length - done));
     if (part.length === 0) return;
     // FileWindow replaces its buffer on a move rather than overwriting it, so the slice stays valid.
     yield part;

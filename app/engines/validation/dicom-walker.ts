@@ -52,13 +52,13 @@ const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
  * thousands deep) and checks that each length stays inside its container and the file.
  * It stops at the first structural problem: past that point offsets mean nothing.
  */
-export async function walkDataset(
+export function walkDataset(
   win: FileWindow,
   start: number,
   end: number,
   syntax: Syntax,
   limits: WalkLimits,
-): Promise<DatasetWalk> {
+): DatasetWalk {
   const walk: DatasetWalk = { elements: 0, problems: [], privateValues: [], executables: [], documents: [] };
   const stack: Container[] = [];
   const fail = (id: DicomProblemId, description: string, offset: number) => {
@@ -87,14 +87,14 @@ export async function walkDataset(
     if (pos >= end) break;
     if (++walk.elements > limits.maxElements) return fail("dicom.too-many-elements", `more than ${limits.maxElements} elements`, pos);
 
-    const header = await win.read(pos, 12);
+    const header = win.read(pos, 12);
     if (header.length < 8) return fail("dicom.truncated", "the file ends inside an element header", pos);
     const group = u16(header, 0);
     const element = u16(header, 2);
 
     // Vendors pad files with zeros after the dataset; padding must be zeros to the end.
     if (stack.length === 0 && header.readBigUInt64LE(0) === 0n) {
-      if (await zerosToEnd(win, pos, end)) break;
+      if (zerosToEnd(win, pos, end)) break;
       return fail("dicom.trailing-data", "non-zero data after the zero padding that ends the dataset", pos);
     }
 
@@ -107,7 +107,7 @@ export async function walkDataset(
         if (top.type === "fragments") {
           if (length === UNDEFINED_LENGTH) return fail("dicom.bad-delimiter", "an encapsulated fragment of undefined length", pos - 8);
           if (pos + length > limitOf()) return fail("dicom.length-out-of-bounds", "a fragment runs past the end of the file", pos - 8);
-          await noteExecutable(win, walk, "(7FE0,0010)", pos, length);
+          noteExecutable(win, walk, "(7FE0,0010)", pos, length);
           pos += length;
           continue;
         }
@@ -175,7 +175,7 @@ export async function walkDataset(
       walk.privateValues.push({ tag, offset: valueStart, length });
     }
     if (group === 0x0042 && element === 0x0011 && length > 0 && walk.documents.length < MAX_DOCUMENTS) walk.documents.push({ tag, offset: valueStart, length });
-    await noteExecutable(win, walk, tag, valueStart, length);
+    noteExecutable(win, walk, tag, valueStart, length);
     pos = valueStart + length;
   }
   if (stack.some((c) => c.end === null)) return fail("dicom.truncated", "the file ends inside an open sequence or item", pos);
@@ -184,17 +184,17 @@ export async function walkDataset(
 
 const ZEROS = Buffer.alloc(256 * 1024);
 
-async function zerosToEnd(win: FileWindow, from: number, end: number): Promise<boolean> {
+function zerosToEnd(win: FileWindow, from: number, end: number): boolean {
   for (let at = from; at < end; at += ZEROS.length) {
-    const part = await win.read(at, Math.min(ZEROS.length, end - at));
+    const part = win.read(at, Math.min(ZEROS.length, end - at));
     if (!part.equals(ZEROS.subarray(0, part.length))) return false;
   }
   return true;
 }
 
-async function noteExecutable(win: FileWindow, walk: DatasetWalk, tag: string, offset: number, length: number): Promise<void> {
+function noteExecutable(win: FileWindow, walk: DatasetWalk, tag: string, offset: number, length: number): void {
   if (length < 64) return;
-  const probe = await win.read(offset, Math.min(length, EXECUTABLE_PROBE_BYTES));
+  const probe = win.read(offset, Math.min(length, EXECUTABLE_PROBE_BYTES));
   const kind = executableAt(probe);
   if (kind) walk.executables.push({ tag, offset, length, kind });
 }
