@@ -116,15 +116,20 @@ describe("FolderSync", () => {
 });
 
 describe("WarmLanes", () => {
-  /** A task that runs until `end` is called, recording when it started. */
+  /** A task that runs until `end` is called, recording that it started and when. */
   const held = (started: string[], name: string) => {
     let end!: () => void;
     const done = new Promise<void>((resolve) => (end = resolve));
-    const task = () => {
-      started.push(name);
-      return done;
+    const h = {
+      end,
+      startedAt: NaN,
+      task: () => {
+        started.push(name);
+        h.startedAt = performance.now();
+        return done;
+      },
     };
-    return { end, task };
+    return h;
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const until = async (done: () => boolean) => {
@@ -151,13 +156,13 @@ describe("WarmLanes", () => {
   it("a task held past the age no longer holds the others back: the next starts once it comes of age, not before", async () => {
     const lanes = new WarmLanes(1, 300);
     const started: string[] = [];
-    const at: number[] = [];
     const [hostile, small, next] = [held(started, "hostile"), held(started, "small"), held(started, "next")];
     const t0 = performance.now();
-    const runs = [hostile, small, next].map((h) => lanes.run(() => (at.push(performance.now() - t0), h.task())));
+    const runs = [hostile, small, next].map((h) => lanes.run(h.task));
     await until(() => started.length === 2);
     assert.deepEqual(started, ["hostile", "small"], "the next waits for the small one, which is young");
-    assert.ok(at[1]! >= 295 && at[1]! < 2000, `the small task started at ${at[1]} ms`);
+    const at = small.startedAt - t0;
+    assert.ok(at >= 295 && at < 2000, `the small task started at ${at} ms`);
     small.end();
     await until(() => started.length === 3);
     hostile.end();
