@@ -97,7 +97,9 @@ export async function buildDaemonParts(config: Config, log: Logger, options: Par
   const hasher = new FileHasher();
   onClose(() => hasher.close());
   const retention = (now = new Date()) => applyRetention({ store, storage, quarantine, log }, { quarantineDays: config.quarantine.retentionDays, fileDays: config.fileRetentionDays }, now);
-  const parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store, failures), clamd: clamdClientFor(config), hasher, retention };
+  const clamd = clamdClientFor(config);
+  onClose(async () => clamd.close());
+  const parts = { store, storage, redis, daily, stats, queue, quarantine, submissions, keys: new ApiKeys(store, failures), clamd, hasher, retention };
   const rescanDir = path.join(config.tmpDir, "rescans");
   // Upload and scan folders left by processes that were killed (their finally never ran).
   const sweep = async () => {

@@ -90,7 +90,17 @@ export async function createScanEngine(config: Config, shared?: SharedState, hoo
     tmpDir: config.tmpDir,
     configHash: scanConfigHash(config),
   });
-  return { pipeline, clamd, rules, virustotal, pool, close: () => pool.close() };
+  return {
+    pipeline,
+    clamd,
+    rules,
+    virustotal,
+    pool,
+    close: () => {
+      clamd.close();
+      return pool.close();
+    },
+  };
 }
 
 /** With CLAMAV_SCAN_MODE=path, clamd reads the stored files; a refusal is counted each time, logged once, and the file streamed. */

@@ -1,16 +1,22 @@
 import net from "node:net";
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * A TCP relay to a real clamd that can hold scans (INSTREAM, SCAN) at the door: commands such as
- * VERSION pass, a scan waits (its bytes unread) until the gate opens. It lets a test catch a
- * worker mid-scan. It never answers for clamd.
+ * VERSION pass, a scan waits (its bytes unsent) until the gate opens. It lets a test catch a
+ * worker mid-scan. It reads the client's commands one by one, so a scan inside an IDSESSION is
+ * held as well as one on a connection of its own. It never answers for clamd.
  */
 export class GatedProxy {
   private open = true;
+  private dropNextReuse = false;
   private readonly parked: (() => void)[] = [];
   private readonly sockets = new Set<net.Socket>();
   held = 0;
-  /** The first word of every connection's first command (zVERSION, zINSTREAM, zSCAN, zPING...). */
+  /** Connections clients opened to it. */
+  connections = 0;
+  /** The first word of every command passed on (zVERSION, zINSTREAM, zSCAN, zPING...), IDSESSION and END left out. */
   readonly commands: string[] = [];
 
   private constructor(
@@ -42,27 +48,77 @@ export class GatedProxy {
     for (const go of this.parked.splice(0)) go();
   }
 
+  /** The next command sent on a connection that already carried one ends that connection unanswered, as clamd ending an idle session would. */
+  dropNextReusedSession(): void {
+    this.dropNextReuse = true;
+  }
+
   private relay(client: net.Socket, targetPort: number): void {
-    this.sockets.add(client);
-    client.on("close", () => this.sockets.delete(client));
-    client.on("error", () => client.destroy());
-    client.once("data", (first) => {
-      client.pause();
-      this.commands.push(/^[A-Za-z]+/.exec(first.toString("latin1"))?.[0] ?? "?");
-      const go = () => {
-        const upstream = net.connect({ port: targetPort, host: "127.0.0.1", allowHalfOpen: true }, () => {
-          upstream.write(first);
-          client.pipe(upstream).pipe(client);
-          client.resume();
-        });
-        this.sockets.add(upstream);
-        upstream.on("close", () => (this.sockets.delete(upstream), client.destroy()));
-        upstream.on("error", () => client.destroy());
-        client.on("close", () => upstream.destroy());
-      };
-      if (this.open || !/^z(INSTREAM|SCAN )/.test(first.toString("latin1"))) return go();
-      this.held++;
-      this.parked.push(go);
+    this.connections++;
+    const upstream = net.connect({ port: targetPort, host: "127.0.0.1", allowHalfOpen: true });
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+      socket.on("error", () => (client.destroy(), upstream.destroy()));
+    }
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    upstream.pipe(client);
+
+    let unsent = EMPTY;
+    let streaming = false;
+    let waiting = false;
+    let ended = false;
+    let carried = 0;
+    const pump = () => {
+      while (!waiting && unsent.length > 0) {
+        if (streaming) {
+          upstream.write(unsent);
+          unsent = EMPTY;
+          break;
+        }
+        const end = unsent.indexOf(0);
+        if (end < 0) break;
+        const command = unsent.subarray(0, end + 1);
+        const word = /^z[A-Z]+/.exec(command.toString("latin1"))?.[0] ?? "?";
+        const framing = word === "zIDSESSION" || word === "zEND";
+        if (!framing && carried > 0 && this.dropNextReuse) {
+          this.dropNextReuse = false;
+          client.destroy();
+          return;
+        }
+        if (!this.open && (word === "zSCAN" || word === "zINSTREAM")) {
+          waiting = true;
+          this.held++;
+          this.parked.push(() => {
+            waiting = false;
+            this.send(upstream, command, word, framing);
+            if (word === "zINSTREAM") streaming = true;
+            unsent = unsent.subarray(end + 1);
+            carried++;
+            pump();
+          });
+          return;
+        }
+        this.send(upstream, command, word, framing);
+        if (!framing) carried++;
+        if (word === "zINSTREAM") streaming = true;
+        unsent = unsent.subarray(end + 1);
+      }
+      if (ended && !waiting && unsent.length === 0) upstream.end();
+    };
+    client.on("data", (chunk: Buffer) => {
+      unsent = Buffer.concat([unsent, chunk]);
+      pump();
     });
+    client.on("end", () => {
+      ended = true;
+      pump();
+    });
+  }
+
+  private send(upstream: net.Socket, command: Buffer, word: string, framing: boolean): void {
+    if (!framing) this.commands.push(word);
+    upstream.write(command);
   }
 }

@@ -11,7 +11,7 @@ import { FileStorage } from "../../app/intake/file-storage.ts";
 import type { ScanContext, ScanTarget } from "../../app/scan/scanner.ts";
 import { createScanEngine } from "../../app/scan-engine.ts";
 import type { Logger } from "../../app/log.ts";
-import { MISBEHAVIOURS, startBrokenClamd } from "../harness/broken-clamd.ts";
+import { MISBEHAVIOURS, SESSION_MISBEHAVIOURS, startBrokenClamd } from "../harness/broken-clamd.ts";
 import { CLAM_EXE, ClamdInstance } from "../harness/clamd.ts";
 import { GatedProxy } from "../harness/gated-proxy.ts";
 import { buildDicom } from "../fixtures/dicom.ts";
@@ -82,6 +82,39 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
     assert.deepEqual(proxy.commands.slice(before), ["zSCAN", "zPING", "zSCAN", "zINSTREAM", "zINSTREAM"]);
   });
 
+  it("SCAN, PING and VERSION go over kept IDSESSION connections: twenty scans in a row take one, eight at once no more than eight", async () => {
+    const client = new ClamdClient({ host: "127.0.0.1", port: proxy.port, timeoutMs: 5000 });
+    const s = new ClamavScanner(client, { sharedDir: shared });
+    try {
+      const files = await Promise.all(Array.from({ length: 20 }, (_, i) => place(`kept-${i}`, buildDicom())));
+      const before = proxy.connections;
+      assert.match(await client.command("VERSION", AbortSignal.timeout(5000)), /^ClamAV /);
+      for (const file of files) assert.deepEqual((await s.scan(contextFor(file))).findings, []);
+      const found = (await s.scan(contextFor(await place("kept-bad", await readFile(CLAM_EXE))))).findings;
+      assert.deepEqual(found.map((f) => f.id), ["clam.exe.UNOFFICIAL"]);
+      assert.equal(proxy.connections - before, 1);
+      const atOnce = proxy.connections;
+      await Promise.all(files.slice(0, 8).map(async (file) => assert.deepEqual((await s.scan(contextFor(file))).findings, [])));
+      assert.ok(proxy.connections - atOnce <= 8, `${proxy.connections - atOnce} connections for 8 scans at once`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("an unused session that clamd ends as a command goes out (its IdleTimeout, a restart): the command goes out again on a new connection", async () => {
+    const client = new ClamdClient({ host: "127.0.0.1", port: proxy.port, timeoutMs: 5000 });
+    try {
+      assert.match(await client.command("VERSION", AbortSignal.timeout(5000)), /^ClamAV /);
+      const before = proxy.connections;
+      proxy.dropNextReusedSession();
+      const found = (await new ClamavScanner(client, { sharedDir: shared }).scan(contextFor(await place("retried", await readFile(CLAM_EXE))))).findings;
+      assert.deepEqual(found.map((f) => f.id), ["clam.exe.UNOFFICIAL"]);
+      assert.equal(proxy.connections - before, 1);
+    } finally {
+      client.close();
+    }
+  });
+
   it("a stored file is readable by the app's group, its folder too; bytes still arriving are not", async () => {
     const storage = new FileStorage(path.join(dir, "store"));
     await storage.init();
@@ -141,7 +174,7 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
     }
   });
 
-  for (const [mode, code] of MISBEHAVIOURS) {
+  for (const [mode, code] of [...MISBEHAVIOURS, ...SESSION_MISBEHAVIOURS]) {
     it(`a clamd that is ${mode} when asked to SCAN: ${code}, never clean`, async () => {
       const broken = await startBrokenClamd(mode);
       try {

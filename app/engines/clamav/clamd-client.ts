@@ -3,14 +3,14 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { EngineError } from "../../errors/engine-error.ts";
+import { type ClamdAddress, ClamdSession, connectionError, MAX_REPLY_BYTES, SessionLostError } from "./clamd-session.ts";
 
-export interface ClamdAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly timeoutMs: number;
-}
+export type { ClamdAddress } from "./clamd-session.ts";
 
-const MAX_REPLY_BYTES = 4096;
+/** How long a session is kept unused: well within clamd's IdleTimeout (30 s in docker/clamav/clamd.conf). */
+const SESSION_IDLE_MS = 10_000;
+/** Unused sessions kept open; more are opened while more commands run at once. */
+const MAX_IDLE_SESSIONS = 16;
 const INSTREAM = Buffer.from("zINSTREAM\0");
 /** Frames are gathered up to this size before a write: a small file goes out in one. */
 const WRITE_BYTES = 64 * 1024;
@@ -45,10 +45,14 @@ export async function* instreamFrames(source: AsyncIterable<Buffer>): AsyncGener
 }
 
 /**
- * clamd over TCP, one connection per request, with backpressure from the socket, a hard
- * timeout that destroys it, and a reply bounded in size.
+ * clamd over TCP with a hard timeout on every request and replies bounded in size. SCAN, PING
+ * and VERSION go over IDSESSION connections that are kept and reused, one command at a time on
+ * each: a new connection per small file cost the worker more than clamd's own scan did. INSTREAM
+ * and STATS get a connection of their own, with backpressure from the socket.
  */
 export class ClamdClient {
+  private readonly idle: ClamdSession[] = [];
+
   constructor(private readonly address: ClamdAddress) {}
 
   /** Streams `source` with INSTREAM and returns clamd's raw reply. */
@@ -67,12 +71,48 @@ export class ClamdClient {
    */
   scanFile(file: string, signal: AbortSignal): Promise<string> {
     if (!path.isAbsolute(file) || /[\0\r\n]/.test(file)) return Promise.reject(new EngineError("ENGINE_FAILED", "clamd can only be asked to SCAN an absolute path on one line", false));
-    return this.send(`zSCAN ${file}\0`, signal);
+    return this.inSession(`zSCAN ${file}\0`, signal);
   }
 
   /** A one-word command: PING, VERSION or STATS. */
   command(name: "PING" | "VERSION" | "STATS", signal: AbortSignal): Promise<string> {
-    return this.send(`z${name}\0`, signal);
+    return name === "STATS" ? this.send(`z${name}\0`, signal) : this.inSession(`z${name}\0`, signal);
+  }
+
+  /** Ends the unused sessions. */
+  close(): void {
+    for (const session of this.idle.splice(0)) session.close();
+  }
+
+  private async inSession(line: string, signal: AbortSignal): Promise<string> {
+    const reused = this.idle.pop();
+    try {
+      return await this.request(reused ?? this.openSession(), line, signal);
+    } catch (err) {
+      if (!(err instanceof SessionLostError)) throw err;
+      if (!reused) throw err.cause;
+      // clamd ended the unused session (its IdleTimeout, a restart) as the command went out,
+      // before answering it: the command goes out once more, on a new connection.
+      return this.request(this.openSession(), line, signal).catch((again: unknown) => {
+        throw again instanceof SessionLostError ? again.cause : again;
+      });
+    }
+  }
+
+  private async request(session: ClamdSession, line: string, signal: AbortSignal): Promise<string> {
+    const reply = await session.request(line, signal);
+    if (session.open && this.idle.length < MAX_IDLE_SESSIONS) {
+      session.park(SESSION_IDLE_MS);
+      this.idle.push(session);
+    } else session.close();
+    return reply;
+  }
+
+  private openSession(): ClamdSession {
+    return new ClamdSession(this.address, (gone) => {
+      const at = this.idle.indexOf(gone);
+      if (at >= 0) this.idle.splice(at, 1);
+    });
   }
 
   private send(line: string, signal: AbortSignal): Promise<string> {
@@ -112,22 +152,13 @@ export class ClamdClient {
         else if (chunk.includes(0)) finish(null);
       });
       socket.on("end", () => finish(null));
-      socket.on("error", (err: NodeJS.ErrnoException) => finish(toEngineError(err, chunks)));
+      socket.on("error", (err: NodeJS.ErrnoException) => finish(connectionError(err, chunks)));
       socket.once("connect", () => {
         send(socket).then(
           () => socket.end(),
-          (err: NodeJS.ErrnoException) => finish(toEngineError(err, chunks)),
+          (err: NodeJS.ErrnoException) => finish(connectionError(err, chunks)),
         );
       });
     });
   }
-}
-
-function toEngineError(err: NodeJS.ErrnoException, chunks: Buffer[]): EngineError {
-  const reply = Buffer.concat(chunks).toString("utf8").replace(/\0/g, "").trim();
-  const detail = reply ? `${err.message} (clamd said ${JSON.stringify(reply.slice(0, 200))})` : err.message;
-  if (err.code === "ECONNREFUSED" || err.code === "ENOTFOUND" || err.code === "EHOSTUNREACH") {
-    return new EngineError("ENGINE_UNAVAILABLE", `clamd is not reachable: ${detail}`, true, { cause: err });
-  }
-  return new EngineError("ENGINE_FAILED", `clamd connection failed: ${detail}`, true, { cause: err });
 }
