@@ -9,8 +9,11 @@ export type { ClamdAddress } from "./clamd-session.ts";
 
 /** How long a session is kept unused: well within clamd's IdleTimeout (30 s in docker/clamav/clamd.conf). */
 const SESSION_IDLE_MS = 10_000;
-/** Unused sessions kept open; more are opened while more commands run at once. */
-const MAX_IDLE_SESSIONS = 16;
+/**
+ * Unused sessions kept open; more are opened while more commands run at once. clamd counts every
+ * open connection against MaxQueue (64) and stops accepting new ones beyond it.
+ */
+const MAX_IDLE_SESSIONS = 8;
 const INSTREAM = Buffer.from("zINSTREAM\0");
 /** Frames are gathered up to this size before a write: a small file goes out in one. */
 const WRITE_BYTES = 64 * 1024;
