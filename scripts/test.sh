@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 # packages, the ones only the tests use (shellcheck, docker-compose, promtool), node_modules.
 bash scripts/install-packages.sh docker/packages.txt docker/packages-test.txt
 [[ -d node_modules ]] || npm install --no-audit --no-fund
+# Built once, before any test file runs an appliance from dist/ (the harness builds again only
+# for sources newer than the build).
+npm run build
 node --import tsx --test --test-concurrency=2 --test-reporter=spec test/unit/*.test.ts test/integration/*.test.ts test/appliance/*.test.ts
 MSD_TEST_DATABASE=postgres node --import tsx --test --test-concurrency=2 --test-reporter=spec test/integration/*.test.ts
 node --import tsx --test --test-concurrency=1 --test-reporter=spec test/scale/*.test.ts

@@ -1,4 +1,5 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -27,9 +28,7 @@ export class Appliance {
   ) {}
 
   static async start(extraEnv: Record<string, string> = {}): Promise<Appliance> {
-    // The appliance runs the build, as the image does; this run's sources, not a stale dist/.
-    const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
-    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stdout}${build.stderr}`);
+    buildIfStale();
     const home = await spreadFolder(await mkdtemp(path.join(await spreadFolder(path.join(os.tmpdir(), "msd-appliances")), "home-")));
     const [port, wsPort, clamdPort, redisPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const env: Record<string, string> = {
@@ -135,6 +134,24 @@ export class Appliance {
     await this.stop();
     await rm(this.home, { recursive: true, force: true });
   }
+}
+
+/**
+ * The appliance runs the build, as the image does: this run's sources, not a stale dist/. Only
+ * when a source is newer than the build, though: the suite runs two test files at once, and a
+ * build rewrites dist/ under an appliance that runs from it (a worker that supervisord restarted
+ * just then read a module half written, and Node failed an internal assertion loading it).
+ */
+function buildIfStale(): void {
+  const sources = readdirSync(path.join(ROOT, "app"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+  const builtAt = (source: string) => {
+    const built = path.join(ROOT, "dist", "app", source.replace(/\.ts$/, ".js"));
+    return existsSync(built) ? statSync(built).mtimeMs : 0;
+  };
+  const newestSource = Math.max(statSync(path.join(ROOT, "tsconfig.build.json")).mtimeMs, ...sources.map((f) => statSync(path.join(ROOT, "app", f)).mtimeMs));
+  if (newestSource < Math.min(...sources.map(builtAt))) return;
+  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`npm run build failed: ${build.stdout}${build.stderr}`);
 }
 
 /**
