@@ -68,6 +68,8 @@ export class GatedProxy {
     let unsent = EMPTY;
     let streaming = false;
     let waiting = false;
+    /** The scan at the front was held and the gate has since opened. */
+    let released = false;
     let ended = false;
     let carried = 0;
     const pump = () => {
@@ -87,21 +89,22 @@ export class GatedProxy {
           client.destroy();
           return;
         }
-        if (!this.open && (word === "zSCAN" || word === "zINSTREAM")) {
+        if (!this.open && !released && (word === "zSCAN" || word === "zINSTREAM")) {
           waiting = true;
           this.held++;
           this.parked.push(() => {
             waiting = false;
-            this.send(upstream, command, word, framing);
-            if (word === "zINSTREAM") streaming = true;
-            unsent = unsent.subarray(end + 1);
-            carried++;
+            released = true;
             pump();
           });
           return;
         }
-        this.send(upstream, command, word, framing);
-        if (!framing) carried++;
+        released = false;
+        if (!framing) {
+          this.commands.push(word);
+          carried++;
+        }
+        upstream.write(command);
         if (word === "zINSTREAM") streaming = true;
         unsent = unsent.subarray(end + 1);
       }
@@ -115,10 +118,5 @@ export class GatedProxy {
       ended = true;
       pump();
     });
-  }
-
-  private send(upstream: net.Socket, command: Buffer, word: string, framing: boolean): void {
-    if (!framing) this.commands.push(word);
-    upstream.write(command);
   }
 }

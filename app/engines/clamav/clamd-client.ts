@@ -5,8 +5,6 @@ import { pipeline } from "node:stream/promises";
 import { EngineError } from "../../errors/engine-error.ts";
 import { type ClamdAddress, ClamdSession, connectionError, MAX_REPLY_BYTES, SessionLostError } from "./clamd-session.ts";
 
-export type { ClamdAddress } from "./clamd-session.ts";
-
 /** How long a session is kept unused: well within clamd's IdleTimeout (30 s in docker/clamav/clamd.conf). */
 const SESSION_IDLE_MS = 10_000;
 /**
