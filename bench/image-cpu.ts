@@ -2,7 +2,7 @@
  * `npm run bench:image`: the CPU of a 39 KB free-tier upload in the image as shipped (Node 22,
  * the image's own layout), beside `npm run bench:cpu`'s native appliance (this machine's Node).
  * It drives a container of the image that is already running beside its Redis, under podman
- * (as the image check before a release leaves it): BENCH_IMAGE_CONTAINER (default msd), reached at
+ * (as CI's image check leaves it when run without CLEANUP): BENCH_IMAGE_CONTAINER (default msd), reached at
  * BENCH_IMAGE_BASE (default http://127.0.0.1:8480), its Redis container BENCH_IMAGE_REDIS
  * (default msd-redis). Keys are made as an operator makes them (`podman exec … scan-daemon keys
  * create`); CPU is read from /proc on the host for the container's processes.
