@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import type { Appliance } from "../test/harness/appliance.ts";
+import { ceilTo, floorTo } from "../test/harness/target-rounding.ts";
 import { dicomOf, drive, percentile, processCpuSeconds, uploader } from "./load.ts";
 import { PEER_FIELD, PEER_PATH, startPeer } from "./peer.ts";
 
@@ -94,7 +95,7 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const clientCpuBefore = process.cpuUsage();
   const free8 = await uploads(files, 8, nextFree, (i) => free8files[i]!);
   const clientCpu = process.cpuUsage(clientCpuBefore);
-  const cpuMsPerUpload = Math.round((((await appCpuSeconds(appliance)) - cpuBefore) * 1000 * 10) / files) / 10;
+  const cpuMsPerUpload = ceilTo((((await appCpuSeconds(appliance)) - cpuBefore) * 1000) / files, 1);
   const clientCpuMsPerUpload = Math.round(((clientCpu.user + clientCpu.system) / 1000 / files) * 10) / 10;
   const raw8 = pooled(raw8before, await rawSmall());
 
@@ -112,7 +113,7 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const rawWarmBefore = await rawSmall();
   const cpuWarmBefore = await appCpuSeconds(appliance);
   const free8warm = await uploads(files, 8, nextFree, (i) => warm8files[i]!);
-  const warmCpuMsPerUpload = Math.round((((await appCpuSeconds(appliance)) - cpuWarmBefore) * 1000 * 10) / files) / 10;
+  const warmCpuMsPerUpload = ceilTo((((await appCpuSeconds(appliance)) - cpuWarmBefore) * 1000) / files, 1);
   const raw8warm = pooled(rawWarmBefore, await rawSmall());
 
   const bigCount = 16;
@@ -126,8 +127,8 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const rawBig = pooled(rawBigBefore, await rawLarge());
 
   return {
-    small: { raw8, peer8, free8, free32, premium8, freeToPeer: peer8 ? Math.round((free8.filesPerSecond / peer8.filesPerSecond) * 100) / 100 : undefined, cpuMsPerUpload, clientCpuMsPerUpload, freeToRaw: Math.round((free8.filesPerSecond / raw8.filesPerSecond) * 1000) / 1000, premiumToFree: Math.round((premium8.filesPerSecond / free8.filesPerSecond) * 100) / 100, p99OverP50At32: Math.round((free32.p99Ms / free32.p50Ms) * 10) / 10, warm: { raw8: raw8warm, free8: free8warm, freeToRaw: Math.round((free8warm.filesPerSecond / raw8warm.filesPerSecond) * 1000) / 1000, cpuMsPerUpload: warmCpuMsPerUpload } },
-    large: { rawBig, premiumBig, premiumToRaw: Math.round((premiumBig.filesPerSecond / rawBig.filesPerSecond) * 100) / 100 },
+    small: { raw8, peer8, free8, free32, premium8, freeToPeer: peer8 ? Math.round((free8.filesPerSecond / peer8.filesPerSecond) * 100) / 100 : undefined, cpuMsPerUpload, clientCpuMsPerUpload, freeToRaw: floorTo(free8.filesPerSecond / raw8.filesPerSecond, 3), premiumToFree: floorTo(premium8.filesPerSecond / free8.filesPerSecond, 2), p99OverP50At32: ceilTo(free32.p99Ms / free32.p50Ms, 1), warm: { raw8: raw8warm, free8: free8warm, freeToRaw: floorTo(free8warm.filesPerSecond / raw8warm.filesPerSecond, 3), cpuMsPerUpload: warmCpuMsPerUpload } },
+    large: { rawBig, premiumBig, premiumToRaw: floorTo(premiumBig.filesPerSecond / rawBig.filesPerSecond, 2) },
   };
 }
 

@@ -7,6 +7,7 @@ import type { ScanResult } from "../../app/verdict/scan-result.ts";
 import { buildDicom, text } from "../fixtures/dicom.ts";
 import { deflateBombDicom, executableElementsDicom, longMetaDicom } from "../fixtures/hostile.ts";
 import type { Appliance } from "./appliance.ts";
+import { ceilTo } from "./target-rounding.ts";
 
 const MiB = 1024 * 1024;
 const execFileAsync = promisify(execFile);
@@ -123,7 +124,7 @@ export async function measureIsolation(appliance: Appliance) {
     uploads: busy.length,
     p50Ms: Math.round(p50),
     p99Ms: Math.round(p99),
-    p99OverIdleP50: Math.round((p99 / idleP50) * 10) / 10,
+    p99OverIdleP50: ceilTo(p99 / idleP50, 1),
     hostile: verdicts.map((v, i) => ({ name: hostile[i]!.name, status: v.status, seconds: Math.round(v.ms / 100) / 10 })),
     health: { probes: health.length, failedOrSlow: health.filter((h) => !h.ok || h.ms >= 2000).length, worstMs: Math.round(Math.max(0, ...health.map((h) => h.ms))) },
   };
