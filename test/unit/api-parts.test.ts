@@ -42,6 +42,31 @@ describe("API parts", () => {
     }
   });
 
+  it("with a log folder, stdout still gets every line, in batches: a lone one within a second, the rest as the process exits", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "msd-logs-"));
+    const code = `const { createLogger } = await import(${JSON.stringify(path.join(ROOT, "app/log.ts"))});
+      const log = createLogger("info", ${JSON.stringify(dir)});
+      log.info("one");
+      await new Promise((r) => setTimeout(r, 3000));
+      log.info("two");
+      log.info("three");`;
+    try {
+      const chunks: { at: number; text: string }[] = [];
+      const started = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const child = execFile(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}${stderr}`)) : resolve()));
+        child.stdout!.on("data", (d: Buffer) => chunks.push({ at: performance.now() - started, text: d.toString() }));
+      });
+      const messages = (text: string) => text.trim().split("\n").map((l) => (JSON.parse(l) as { msg: string }).msg);
+      const one = chunks.find((c) => c.text.includes('"one"'));
+      assert.ok(one && one.at < chunks.at(-1)!.at - 2000, `"one" came before the pause ended: ${JSON.stringify(chunks)}`);
+      assert.deepEqual(messages(chunks.map((c) => c.text).join("")), ["one", "two", "three"]);
+      assert.deepEqual(messages(await readFile(path.join(dir, LOG_FILE), "utf8")), ["one", "two", "three"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("queue lines also go to queue.log, failed jobs to queue-errors.log; files rotate by size; DEBUG and VERBOSE raise the level", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "msd-logs-"));
     try {
