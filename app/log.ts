@@ -57,7 +57,15 @@ export function createLogger(level: pino.LevelWithSilent = "info", logDir?: stri
 function batchedStdout(): { write(line: string): void } {
   const out = pino.destination({ dest: 1, sync: true, minLength: STDOUT_BATCH_BYTES });
   let timer: NodeJS.Timeout | null = null;
-  process.once("exit", () => out.flushSync());
+  // A stdout nobody reads any more (EPIPE) must not end the process: the files hold the lines.
+  out.on("error", () => undefined);
+  process.once("exit", () => {
+    try {
+      out.flushSync();
+    } catch {
+      // stdout gone: see above.
+    }
+  });
   return {
     write(line) {
       out.write(line);
