@@ -2,7 +2,8 @@
  * `npm run bench:profile`: CPU profiles of every app process and thread under the free-tier
  * small-file load of `npm run bench:throughput` (8 clients, every upload a distinct 39 KB DICOM),
  * then the self time per upload grouped by package and by function, heaviest first.
- * PROFILE_FILES sets the uploads (default 600); the profiles stay in PROFILE_DIR (default a
+ * PROFILE_FILES sets the uploads profiled (default 600), PROFILE_WARM those before them (default 60;
+ * some 1,300 profile a warm app); the profiles stay in PROFILE_DIR (default a
  * temporary folder) for Chrome's DevTools. bench/cpu-profile-hook.mjs does the profiling in the app.
  */
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
@@ -26,6 +27,7 @@ interface CpuProfile {
 }
 
 const FILES = Number(process.env.PROFILE_FILES ?? 600);
+const WARM = Number(process.env.PROFILE_WARM ?? 60);
 const dir = process.argv[2] ?? process.env.PROFILE_DIR ?? (await mkdtemp(path.join(os.tmpdir(), "msd-profile-")));
 
 /** Where a frame's code lives: an npm package, the app, Node itself or V8 (GC, idle, program). */
@@ -64,8 +66,8 @@ async function profileLoad() {
   const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", NODE_OPTIONS: `--import=${hook}`, PROFILE_DIR: dir });
   const client = uploader(appliance.base);
   try {
-    const upload = await smallFreeUploads(appliance, client, 60 + FILES, "profile");
-    await drive(60, 8, upload);
+    const upload = await smallFreeUploads(appliance, client, WARM + FILES, "profile");
+    await drive(WARM, 8, upload);
     await writeFile(path.join(dir, "start"), "");
     await sleep(500);
     const { seconds } = await drive(FILES, 8, upload);
