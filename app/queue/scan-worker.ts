@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { ScanIncompleteError } from "../errors/scan-incomplete-error.ts";
-import type { EventBus } from "../events/event-bus.ts";
+import type { EventBus, ScanEvent } from "../events/event-bus.ts";
 import type { Logger } from "../log.ts";
 import type { ScanPipeline } from "../scan/pipeline.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
@@ -66,17 +66,18 @@ export class ScanWorker {
     // here would cost every upload a third trip through the write lock and fsync.
     const attempt = job.attemptsMade + 1;
 
-    const result = await this.scan(job, data, file);
+    const progress = this.progressReporter(job, file);
+    const result = await this.scan(job, data, file, progress.report);
     if (result.status === "error" && worthRetrying(result)) {
       const reason = errorSummary(result);
       if (attempt < (job.opts.attempts ?? 1)) {
         await store.scans.markRetrying(jobId, attempt, reason, new Date().toISOString());
         throw new ScanIncompleteError(reason);
       }
-      await this.record(jobId, data, result);
+      await this.record(jobId, data, result, progress.finished());
       throw new ScanIncompleteError(`${reason} (after ${attempt} attempts)`);
     }
-    await this.record(jobId, data, result);
+    await this.record(jobId, data, result, progress.finished());
     return result.status;
   }
 
@@ -89,8 +90,11 @@ export class ScanWorker {
     await this.record(jobId, data, this.deps.pipeline.failure(data.tier, data.sha256, "JOB_FAILED", reason));
   }
 
-  /** Writes the verdict once, then moves the file if it is not clean and tells every process. */
-  async record(jobId: string, data: ScanJobData, result: ScanResult): Promise<void> {
+  /**
+   * Writes the verdict once, then moves the file if it is not clean and tells every process
+   * (after the scan's 100 % progress event, when there is one).
+   */
+  async record(jobId: string, data: ScanJobData, result: ScanResult, finished?: ProgressEvent): Promise<void> {
     const { store, quarantine, log } = this.deps;
     const scanId = randomUUID();
     const now = new Date().toISOString();
@@ -125,16 +129,15 @@ export class ScanWorker {
       // reconciler finishes the move.
       log.error({ err, jobId, fileId: file.id }, "quarantine move failed");
     }
-    await this.announce(jobId, file, result);
+    await this.announce(jobId, file, result, finished);
     if (result.engines.virustotal?.error?.retryable && this.deps.followUp) {
       await this.deps.followUp(file, data).catch((err: unknown) => log.warn({ err, jobId }, "VirusTotal follow-up not queued"));
     }
   }
 
-  private async scan(job: ScanJob, data: ScanJobData, file: FileRecord): Promise<ScanResult> {
+  private async scan(job: ScanJob, data: ScanJobData, file: FileRecord, progress: (percent: number) => void): Promise<ScanResult> {
     const { pipeline, tmpDir } = this.deps;
     const request = { tier: data.tier, declaredName: file.originalName, declaredType: file.declaredType ?? undefined, expectedSha256: file.sha256, tenantId: file.ownerId, bypassCache: data.scanType === "rescan" };
-    const progress = this.progressReporter(job, file);
     // An upload's first scan comes seconds after intake hashed the bytes as they arrived:
     // validation takes that hash instead of reading the file again. Later scans hash anew.
     const digest = data.scanType === "upload" ? { digest: { size: file.size, sha256: file.sha256 } } : {};
@@ -152,29 +155,39 @@ export class ScanWorker {
 
   /**
    * Progress is for people watching a long scan, not a log: nothing in a scan's first second
-   * (most scans are over by then), then at most one event a second and every 10 %, and always
-   * the 100 %. Each intermediate event costs two Redis writes (Bull's job and the event bus).
+   * (most scans are over by then), then at most one event a second and every 10 %. Each
+   * intermediate event costs two Redis writes (Bull's job and the event bus). The 100 % is kept
+   * for the verdict's announcement, which sends it first, in the same write to Redis.
    */
-  private progressReporter(job: ScanJob, file: FileRecord): (percent: number) => void {
+  private progressReporter(job: ScanJob, file: FileRecord): { report: (percent: number) => void; finished: () => ProgressEvent | undefined } {
     const started = performance.now();
     let sentPercent = -10;
     let sentAt = started;
-    return (percent) => {
+    let finished: ProgressEvent | undefined;
+    const event = (progress: number): ProgressEvent => ({ type: "scan_progress", jobId: String(job.id), fileId: file.clientId, userId: file.ownerId, progress });
+    const report = (percent: number) => {
+      if (percent >= 100) {
+        finished = event(100);
+        return;
+      }
       const now = performance.now();
-      if (percent < 100 && (percent - sentPercent < 10 || now - sentAt < PROGRESS_INTERVAL_MS)) return;
+      if (percent - sentPercent < 10 || now - sentAt < PROGRESS_INTERVAL_MS) return;
       sentPercent = percent;
       sentAt = now;
-      const event = { type: "scan_progress", jobId: String(job.id), fileId: file.clientId, userId: file.ownerId, progress: percent } as const;
-      const writes = percent < 100 ? [job.progress(percent), this.deps.bus.publish(event)] : [this.deps.bus.publish(event)];
-      Promise.all(writes).catch((err: unknown) => this.deps.log.debug({ err, jobId: job.id }, "progress not sent"));
+      Promise.all([job.progress(percent), this.deps.bus.publish(event(percent))]).catch((err: unknown) => this.deps.log.debug({ err, jobId: job.id }, "progress not sent"));
     };
+    return { report, finished: () => finished };
   }
 
-  private async announce(jobId: string, file: FileRecord, result: ScanResult): Promise<void> {
+  private async announce(jobId: string, file: FileRecord, result: ScanResult, finished?: ProgressEvent): Promise<void> {
     const { bus, stats, log } = this.deps;
     try {
-      await bus.publish({ type: "scan_result", jobId, fileId: file.clientId, userId: file.ownerId, fileName: file.originalName, result });
-      await stats.record(result.status, result.scanTimeMs);
+      // Asked for in one turn, so node-redis sends them in one write, in this order.
+      await Promise.all([
+        ...(finished ? [bus.publish(finished)] : []),
+        bus.publish({ type: "scan_result", jobId, fileId: file.clientId, userId: file.ownerId, fileName: file.originalName, result }),
+        stats.record(result.status, result.scanTimeMs),
+      ]);
     } catch (err) {
       log.warn({ err, jobId }, "result event not sent; the verdict is stored");
     }
@@ -185,6 +198,8 @@ export class ScanWorker {
 export function jobData(entry: QueueEntry, file: FileRecord, followUps?: number): ScanJobData {
   return { fileId: file.id, storedPath: file.storedPath ?? "", sha256: file.sha256, tier: entry.tier, userId: file.ownerId, scanType: entry.scanType, ...(followUps === undefined ? {} : { followUps }) };
 }
+
+type ProgressEvent = Extract<ScanEvent, { type: "scan_progress" }>;
 
 /** Between two progress events of one scan, and before its first. */
 const PROGRESS_INTERVAL_MS = 1000;

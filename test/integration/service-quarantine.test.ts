@@ -34,6 +34,9 @@ describe(`service: verdicts, storage and quarantine (real clamd, Redis, ${TEST_D
     const results = recordEvents(daemon, "scan_result");
     const progress = recordEvents(daemon, "scan_progress");
     const stats = recordEvents(daemon, "stats");
+    const order: string[] = [];
+    daemon.on("scan_progress", (e) => order.push(`${e.jobId} progress ${e.progress}`));
+    daemon.on("scan_result", (e) => order.push(`${e.jobId} result`));
     const data = buildDicom();
     const { fileId, jobId, scan } = await submitAndWait("study.dcm", data, "premium");
     assert.equal(scan.status, "clean");
@@ -47,6 +50,8 @@ describe(`service: verdicts, storage and quarantine (real clamd, Redis, ${TEST_D
     assert.equal(results.filter((e) => e.jobId === jobId).length, 1);
     assert.equal(results.find((e) => e.jobId === jobId)!.fileName, "study.dcm");
     assert.ok(progress.some((e) => e.jobId === jobId && e.progress === 100));
+    const mine = order.filter((e) => e.startsWith(jobId));
+    assert.deepEqual(mine.slice(-2), [`${jobId} progress 100`, `${jobId} result`], "the 100 % comes just before the result");
     // Stats go out at most once a second, so the snapshot with this verdict may come a second later.
     await eventually(async () => stats.length >= 1 && stats.at(-1)!.data.totalScans >= 1, 5000, "a stats snapshot");
   });
