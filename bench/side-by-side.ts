@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { Appliance } from "../test/harness/appliance.ts";
-import { dicomOf, processCpuSeconds, uploader } from "./load.ts";
+import { dicomOf, percentile, processCpuSeconds, uploader } from "./load.ts";
 
 const other = process.argv[2];
 if (!other) throw new Error("usage: npm run bench:ab -- OTHER_CHECKOUT (built by the harness when stale)");
@@ -38,6 +38,8 @@ interface Side {
   /** intake, worker, clamd */
   readonly pids: number[];
   done: number;
+  /** Each upload's time, in order of completion. */
+  readonly latencies: number[];
 }
 
 try {
@@ -51,8 +53,11 @@ try {
         pids,
         close: () => client.close(),
         done: 0,
+        latencies: [],
         upload: async () => {
+          const started = performance.now();
           const { status, body } = await client.upload(key, dicomOf(39 * 1024, pixels));
+          side.latencies.push(performance.now() - started);
           if (status !== 200 || body.result?.status !== "clean") throw new Error(`${side.name}: upload ${status} ${JSON.stringify(body).slice(0, 300)}`);
           side.done++;
         },
@@ -79,13 +84,26 @@ try {
   for (const { after, count } of windows) {
     await reached(after);
     const before = await Promise.all(sides.map(async (s) => ({ done: s.done, cpu: await cpu(s) })));
+    const startedAt = performance.now();
     await reached(after + count);
+    const seconds = (performance.now() - startedAt) / 1000;
     const lines = await Promise.all(
       sides.map(async (s, i) => {
         const [intake, worker, clamd] = (await cpu(s)).map((c, k) => c - before[i]!.cpu[k]!);
         const n = s.done - before[i]!.done;
-        const ms = (seconds: number) => Math.round((seconds * 1000 * 100) / n) / 100;
-        return { side: s.name, uploads: n, appMs: ms(intake! + worker!), intakeMs: ms(intake!), workerMs: ms(worker!), clamdMs: ms(clamd!) };
+        const ms = (cpuSeconds: number) => Math.round((cpuSeconds * 1000 * 100) / n) / 100;
+        const latencies = s.latencies.slice(before[i]!.done, s.done).sort((a, b) => a - b);
+        return {
+          side: s.name,
+          uploads: n,
+          filesPerSecond: Math.round((n / seconds) * 10) / 10,
+          p50Ms: Math.round(percentile(latencies, 50)),
+          p99Ms: Math.round(percentile(latencies, 99)),
+          appMs: ms(intake! + worker!),
+          intakeMs: ms(intake!),
+          workerMs: ms(worker!),
+          clamdMs: ms(clamd!),
+        };
       }),
     );
     console.log(JSON.stringify({ after, sides: lines, appBOverA: Math.round((lines[1]!.appMs / lines[0]!.appMs) * 1000) / 1000 }));
