@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -129,12 +129,16 @@ describe("fail closed: no definite answer is never clean", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "msd-badrules-"));
     await writeFile(path.join(dir, "good.yar"), 'rule fine { strings: $a = "x" condition: $a }\n');
     await writeFile(path.join(dir, "broken.yar"), 'rule fine2 {\n  strings:\n    $a = "x"\n  condition:\n    $b\n}\n');
-    await assert.rejects(createScanEngine(loadConfig({ ...stack.clamd.env(), YARA_RULES_DIR: dir })), (err: unknown) => {
-      assert.ok(err instanceof RulesCompileError);
-      assert.equal(err.file, path.join(dir, "broken.yar"));
-      assert.equal(err.line, 5);
-      assert.match(err.message, /broken\.yar:5/);
-      return true;
-    });
+    try {
+      await assert.rejects(createScanEngine(loadConfig({ ...stack.clamd.env(), YARA_RULES_DIR: dir })), (err: unknown) => {
+        assert.ok(err instanceof RulesCompileError);
+        assert.equal(err.file, path.join(dir, "broken.yar"));
+        assert.equal(err.line, 5);
+        assert.match(err.message, /broken\.yar:5/);
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open, writeFile, mkdtemp } from "node:fs/promises";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -17,6 +17,7 @@ async function walk(data: Buffer, ts = TS_EXPLICIT_LE, maxDepth = 32) {
     return walkDataset(new FileWindow(handle.fd, data.length), 0, data.length, syntaxOf(ts)!, { maxDepth, maxElements: 1_000_000 });
   } finally {
     await handle.close();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
