@@ -66,19 +66,17 @@ try {
     }),
   );
   let stopped = false;
-  const load = Promise.all(sides.flatMap((side) => Array.from({ length: 8 }, async () => {
-    while (!stopped) await side.upload();
-  })));
-  const failed = load.then(
-    () => undefined,
-    (err: unknown) => {
-      stopped = true;
-      throw err;
-    },
-  );
-  failed.catch(() => undefined);
+  // A failed upload stops every loop; waiting on the load then throws its error.
+  const load = Promise.all(
+    sides.flatMap((side) =>
+      Array.from({ length: 8 }, async () => {
+        while (!stopped) await side.upload();
+      }),
+    ),
+  ).finally(() => (stopped = true));
+  load.catch(() => undefined);
   const reached = async (n: number) => {
-    while (Math.min(...sides.map((s) => s.done)) < n) await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
+    while (Math.min(...sides.map((s) => s.done)) < n) await Promise.race([new Promise((r) => setTimeout(r, 20)), load]);
   };
   const cpu = (side: Side) => Promise.all(side.pids.map(processCpuSeconds));
   for (const { after, count } of windows) {
