@@ -44,6 +44,9 @@ describe("the Redis connection: a command waits unsent for a few seconds at most
   it("a command sent while Redis is away fails after 4-5 s and is not sent once Redis is back", async () => {
     await client.set("counted", "0");
     await redis.stop();
+    // A command written before the client sees the socket close fails at once with the socket;
+    // this one is to be sent while the client knows Redis is away.
+    await eventually(async () => !client.isReady, 5000, "the client to see Redis gone");
     const sent = performance.now();
     const outcome = await client.incr("counted").then(
       () => "answered",
