@@ -45,8 +45,7 @@ COPY docker ./docker
 COPY healthcheck ./healthcheck
 COPY docker/supervisor/supervisord.conf /etc/supervisor/supervisord.conf
 RUN ln -s /app/healthcheck/health-check.sh /usr/local/bin/health-check.sh \
-  && ln -s /app/dist/app/scan-daemon.js /usr/local/bin/scan-daemon \
-  && chmod +x /app/dist/app/scan-daemon.js
+  && ln -s /app/dist/app/scan-daemon.js /usr/local/bin/scan-daemon
 
 ENV NODE_ENV=production \
   APP_DIR=/app \

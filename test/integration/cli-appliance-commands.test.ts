@@ -36,6 +36,13 @@ describe("scan-daemon help, stop, restart and status where no appliance runs", (
     assert.match(unknown.err, /unknown command "reboot"[\s\S]*scan-daemon stop/);
   });
 
+  it("the built CLI runs as a program, as npm's bin link and `npx scan-daemon` run it", () => {
+    const r = spawnSync(path.join(ROOT, "dist/app/scan-daemon.js"), ["help"], { encoding: "utf8", env: { PATH: process.env.PATH, HOME: process.env.HOME, APPLIANCE_HOME: home } });
+    assert.equal(r.error, undefined, "dist/app/scan-daemon.js is executable");
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /scan-daemon keys\b/);
+  });
+
   it("stop is 0 with nothing to stop; status and restart are 3 and say no appliance runs here", () => {
     const stop = cli("stop");
     assert.deepEqual([stop.status, stop.out.trim()], [0, "no appliance is running here: nothing to stop"]);
