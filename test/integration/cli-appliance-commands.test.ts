@@ -13,12 +13,9 @@ describe("scan-daemon help, stop, restart and status where no appliance runs", (
   });
   after(() => rm(home, { recursive: true, force: true }));
 
+  const env = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, APPLIANCE_HOME: home });
   const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "app/scan-daemon.ts"), ...args], {
-      cwd: ROOT,
-      encoding: "utf8",
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, APPLIANCE_HOME: home },
-    });
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "app/scan-daemon.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: env() });
     return { status: r.status, out: r.stdout, err: r.stderr };
   };
 
@@ -37,7 +34,7 @@ describe("scan-daemon help, stop, restart and status where no appliance runs", (
   });
 
   it("the built CLI runs as a program, as npm's bin link and `npx scan-daemon` run it", () => {
-    const r = spawnSync(path.join(ROOT, "dist/app/scan-daemon.js"), ["help"], { encoding: "utf8", env: { PATH: process.env.PATH, HOME: process.env.HOME, APPLIANCE_HOME: home } });
+    const r = spawnSync(path.join(ROOT, "dist/app/scan-daemon.js"), ["help"], { encoding: "utf8", env: env() });
     assert.equal(r.error, undefined, "dist/app/scan-daemon.js is executable");
     assert.equal(r.status, 0);
     assert.match(r.stdout, /scan-daemon keys\b/);
