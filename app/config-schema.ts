@@ -53,8 +53,10 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1 to 64 letters, digits, dots, dashes or underscores")
     .default(() => os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "host"),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/./, "must start with postgres:// or postgresql://").optional(),
-  DATA_DIR: z.string().min(1).default("var/data"),
-  QUARANTINE_DIR: z.string().min(1).default("var/quarantine"),
+  /** The native appliance's state folder; DATA_DIR, QUARANTINE_DIR and LOG_DIR default to folders in it. */
+  APPLIANCE_HOME: z.string().min(1).default("var"),
+  DATA_DIR: z.string().min(1).optional(),
+  QUARANTINE_DIR: z.string().min(1).optional(),
   QUARANTINE_ENCRYPTION_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (a 256-bit AES key)")
@@ -76,7 +78,7 @@ export const envSchema = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   PORT: int(0, 3000).pipe(z.number().max(65535)),
   SCAN_DAEMON_WS_PORT: int(0, 8081).pipe(z.number().max(65535)),
-  LOG_DIR: z.string().min(1).default("var/logs"),
+  LOG_DIR: z.string().min(1).optional(),
   WS_HEARTBEAT_MS: int(100, 30_000),
   API_REQUEST_TIMEOUT_MS: int(100, 30_000),
   API_HEADERS_TIMEOUT_MS: int(100, 20_000),

@@ -145,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (lockDurationMs <= jobTimeoutMs) problems.push(`SCAN_LOCK_DURATION_MS=${lockDurationMs}: must be above the job timeout (${jobTimeoutMs})`);
   if (e.PORT !== 0 && e.PORT === e.SCAN_DAEMON_WS_PORT) problems.push(`SCAN_DAEMON_WS_PORT=${e.SCAN_DAEMON_WS_PORT}: must differ from PORT (WebSockets are also served at /ws on PORT)`);
   if (problems.length > 0) throw new ConfigError(problems);
+  // As scripts/appliance-env.sh derives them, so the CLI finds a running appliance's state.
+  const inHome = (set: string | undefined, folder: string) => path.resolve(set ?? path.join(e.APPLIANCE_HOME, folder));
   return {
     clamav: {
       enabled: e.VIRUS_SCANNING_ENABLED,
@@ -181,11 +183,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ) as Record<Tier, TierLimits>,
     resultCache: { maxEntries: e.RESULT_CACHE_MAX_ENTRIES, ttlMs: e.RESULT_CACHE_TTL_SECONDS * 1000 },
     redis: { url: e.REDIS_URL ?? redisUrl(e.REDIS_HOST, e.REDIS_PORT, e.REDIS_PASSWORD) },
-    dataDir: path.resolve(e.DATA_DIR),
+    dataDir: inHome(e.DATA_DIR, "data"),
     databaseUrl: e.DATABASE_URL,
     hostId: e.HOST_ID,
     quarantine: {
-      dir: path.resolve(e.QUARANTINE_DIR),
+      dir: inHome(e.QUARANTINE_DIR, "quarantine"),
       encryptionKey: e.QUARANTINE_ENCRYPTION_KEY ? Buffer.from(e.QUARANTINE_ENCRYPTION_KEY, "hex") : undefined,
       retentionDays: e.QUARANTINE_RETENTION_DAYS,
     },
@@ -201,7 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxStalledCount: e.SCAN_MAX_STALLED_COUNT,
       reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     },
-    logDir: path.resolve(e.LOG_DIR),
+    logDir: inHome(e.LOG_DIR, "logs"),
     api: {
       host: e.HOST,
       port: e.PORT,

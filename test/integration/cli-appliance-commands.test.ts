@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { DATABASE_FILE } from "../../app/store/store.ts";
 import { ROOT } from "../harness/clamd.ts";
 
 describe("scan-daemon help, stop, restart and status where no appliance runs", () => {
@@ -38,6 +40,13 @@ describe("scan-daemon help, stop, restart and status where no appliance runs", (
     assert.equal(r.error, undefined, "dist/app/scan-daemon.js is executable");
     assert.equal(r.status, 0);
     assert.match(r.stdout, /scan-daemon keys\b/);
+  });
+
+  it("keys create and list use APPLIANCE_HOME's store, as that appliance's daemon does, without appliance-env.sh", () => {
+    const made = cli("keys", "create", "--user", "ward-7", "--tier", "free");
+    assert.equal(made.status, 0, made.err);
+    assert.ok(existsSync(path.join(home, "data", DATABASE_FILE)), "the key is in APPLIANCE_HOME/data");
+    assert.match(cli("keys", "list").out, /ward-7/);
   });
 
   it("stop is 0 with nothing to stop; status and restart are 3 and say no appliance runs here", () => {
