@@ -10,3 +10,18 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
     clearTimeout(timer);
   }
 }
+
+/**
+ * `run` with a signal that aborts after `ms`, its timer cleared as `run` settles.
+ * `AbortSignal.timeout` keeps its timer until it fires, then builds a TimeoutError no one reads:
+ * per clamd command of a busy gate, that work and garbage outlast each scan by seconds.
+ */
+export async function withTimeoutSignal<T>(ms: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    return await run(controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -3,6 +3,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { loadConfig } from "../config.ts";
+import { withTimeoutSignal } from "../deadline.ts";
 import { parseMaxThreads } from "../engines/clamav/clamd-reply.ts";
 import { createScanEngine, type ScanEngine } from "../scan-engine.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
@@ -111,7 +112,7 @@ async function listFiles(paths: readonly string[]): Promise<{ files: { file: str
 
 /** clamd's thread count (STATS), so that the CLI keeps every clamd thread busy and no more. */
 async function clamdThreads(engine: ScanEngine): Promise<number | null> {
-  const reply = await engine.clamd.command("STATS", AbortSignal.timeout(5000)).catch(() => "");
+  const reply = await withTimeoutSignal(5000, (signal) => engine.clamd.command("STATS", signal)).catch(() => "");
   return parseMaxThreads(reply);
 }
 

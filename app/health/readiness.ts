@@ -3,7 +3,7 @@ import { statfs } from "node:fs/promises";
 import type { ClamdClient } from "../engines/clamav/clamd-client.ts";
 import { parseVersionReply } from "../engines/clamav/clamd-reply.ts";
 import { fingerprintDefinitions, readDefinitions } from "../engines/clamav/definitions.ts";
-import { withDeadline } from "../deadline.ts";
+import { withDeadline, withTimeoutSignal } from "../deadline.ts";
 import type { QueueCounts } from "../queue/scan-queue.ts";
 import type { Database } from "../store/database.ts";
 
@@ -57,9 +57,9 @@ const QUEUE_BACKLOG = 100;
 /** clamd PING, then VERSION for the build time of the definitions it has loaded. */
 export async function probeClamd(clamd: ClamdClient, now = Date.now()): Promise<ClamdStatus> {
   try {
-    const pong = await clamd.command("PING", AbortSignal.timeout(PROBE_MS));
+    const pong = await withTimeoutSignal(PROBE_MS, (signal) => clamd.command("PING", signal));
     if (!pong.startsWith("PONG")) return { up: false, version: null, definitionsAgeSeconds: null, error: "clamd did not answer PONG" };
-    const parsed = parseVersionReply(await clamd.command("VERSION", AbortSignal.timeout(PROBE_MS)));
+    const parsed = parseVersionReply(await withTimeoutSignal(PROBE_MS, (signal) => clamd.command("VERSION", signal)));
     const built = parsed?.database ? Date.parse(parsed.database.slice(parsed.database.indexOf("/") + 1)) : NaN;
     return { up: true, version: parsed ? `${parsed.engine}/${parsed.database ?? "-"}` : null, definitionsAgeSeconds: Number.isNaN(built) ? null : Math.max(0, Math.round((now - built) / 1000)) };
   } catch (err) {

@@ -1,6 +1,6 @@
 import net from "node:net";
 
-export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset" | "stopping" | "misnumbered" | "two-replies";
+export type Misbehaviour = "silent" | "garbage" | "null-found" | "ok-then-found" | "reset" | "stopping" | "ok-then-mute" | "misnumbered" | "two-replies";
 
 /** Each misbehaviour and the engine error code the client must turn it into. */
 export const MISBEHAVIOURS: readonly (readonly [Misbehaviour, string])[] = [
@@ -24,6 +24,8 @@ const REPLIES: Partial<Record<Misbehaviour, (name: string) => string>> = {
   "ok-then-found": (name) => `${name}: OK\n${name}: Eicar FOUND\0`,
   // What a real clamd that is stopping answers to a SCAN it skipped; it then takes no more connections.
   stopping: (name) => `${name}: OK\0`,
+  // OK to a SCAN, then every later connection taken and never answered (a clamd hung as it stops).
+  "ok-then-mute": (name) => `${name}: OK\0`,
   misnumbered: (name) => `${name}: OK\0`,
   "two-replies": (name) => `${name}: OK\0`,
 };

@@ -196,6 +196,19 @@ describe("CLAMAV_SCAN_MODE: clamd reads stored files itself", () => {
     }
   });
 
+  it("a clamd that answers OK to a SCAN and then never answers the PING: ENGINE_UNAVAILABLE once the PING's deadline passes, never clean", async () => {
+    const mute = await startBrokenClamd("ok-then-mute");
+    try {
+      const s = new ClamavScanner(new ClamdClient({ host: "127.0.0.1", port: mute.port, timeoutMs: 60_000 }), { sharedDir: shared });
+      const started = performance.now();
+      await assert.rejects(s.scan(contextFor(await place("mute", buildDicom()))), (err: unknown) => err instanceof EngineError && err.code === "ENGINE_UNAVAILABLE" && /stopped as it answered OK/.test(err.message));
+      const waited = performance.now() - started;
+      assert.ok(waited >= 4900 && waited < 15_000, `the PING's own 5 s deadline ended it (${Math.round(waited)} ms)`);
+    } finally {
+      await mute.close();
+    }
+  });
+
   it("the real clamd stopped (SIGTERM) amid SCANs of infected files: it answers OK for files it skipped, and none of them comes back clean", async () => {
     const own = await ClamdInstance.start();
     const files = await Promise.all(Array.from({ length: 24 }, (_, i) => place(`eicar-${i}`, Buffer.concat([eicar(), Buffer.from(`\n${i}`)]))));

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { ClamdClient } from "./clamd-client.ts";
 import { isPathRefusal, parseInstreamReply, parseScanReply, parseVersionReply, type ClamdVerdict } from "./clamd-reply.ts";
 import { fingerprintDefinitions, readDefinitions } from "./definitions.ts";
+import { withTimeoutSignal } from "../../deadline.ts";
 import { EngineError } from "../../errors/engine-error.ts";
 import type { Finding } from "../../verdict/findings.ts";
 import { NextRun } from "../../next-run.ts";
@@ -72,7 +73,7 @@ export class ClamavScanner implements Scanner {
   }
 
   private async ask(): Promise<EngineVersion> {
-    const raw = await this.clamd.command("VERSION", AbortSignal.timeout(5000));
+    const raw = await withTimeoutSignal(5000, (signal) => this.clamd.command("VERSION", signal));
     const parsed = parseVersionReply(raw);
     const { dbDir } = this.options;
     if (!parsed) throw new EngineError("ENGINE_PROTOCOL", `unreadable clamd VERSION reply ${JSON.stringify(raw.slice(0, 100))}`, true);
@@ -118,7 +119,7 @@ export class ClamavScanner implements Scanner {
   }
 
   private async ping(): Promise<void> {
-    const reply = await this.clamd.command("PING", AbortSignal.timeout(CONFIRM_TIMEOUT_MS)).catch((err: unknown) => {
+    const reply = await withTimeoutSignal(CONFIRM_TIMEOUT_MS, (signal) => this.clamd.command("PING", signal)).catch((err: unknown) => {
       throw new EngineError("ENGINE_UNAVAILABLE", `clamd stopped as it answered OK, so the file may not have been scanned: ${err instanceof Error ? err.message : String(err)}`, true, { cause: err });
     });
     if (reply.replace(/\0$/, "") !== "PONG") throw new EngineError("ENGINE_PROTOCOL", `clamd answered OK, then PING with ${JSON.stringify(reply.replace(/\0/g, "").slice(0, 100))}: the OK is not trusted`, true);
