@@ -16,7 +16,8 @@ import { buildDaemonParts, type DaemonParts, type PartsOptions } from "./daemon-
 import type { AuditEntry } from "./store/audit-repo.ts";
 import type { FileRecord } from "./store/file-repo.ts";
 import type { ScanRecord } from "./store/scan-repo.ts";
-import { waitForResult } from "./intake/result-waiter.ts";
+import type { ScanResult } from "./verdict/scan-result.ts";
+import { waitForResult, waitForVerdict } from "./intake/result-waiter.ts";
 import type { SubmitFileInput, Submitted } from "./intake/submissions.ts";
 import type { Tier, TierLimits } from "./verdict/tiers.ts";
 
@@ -135,6 +136,11 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
   /** The job's result once recorded, or undefined after `timeoutMs`. */
   waitForResult(jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
     return waitForResult(this, this.use().store.scans, jobId, timeoutMs);
+  }
+
+  /** The job's verdict once recorded (as announced, not read back), or undefined after `timeoutMs`. */
+  waitForVerdict(jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
+    return waitForVerdict(this, this.use().store.scans, jobId, timeoutMs);
   }
 
   queueCounts(): Promise<QueueCounts> {

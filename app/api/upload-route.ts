@@ -42,7 +42,7 @@ const TOO_MANY_PARTS = new Set([errors.maxFilesExceeded, errors.maxFieldsExceede
  * before the file exists, and a part begun after that gets no file at all.
  */
 /** What the upload route uses of the daemon. */
-export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "hashUpload" | "submitUpload" | "waitForResult"> & EstimateParts;
+export type UploadParts = Pick<MedicalFileScanDaemon, "limitsFor" | "dailyUse" | "incomingDir" | "hashUpload" | "submitUpload" | "waitForVerdict"> & EstimateParts;
 
 export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
   return async (ctx) => {
@@ -75,10 +75,10 @@ export function uploadRoute(daemon: UploadParts): Middleware<ApiState> {
         { fileId: fields.fileId, fileHash: fields.fileHash, fileName: file.originalFilename ?? "", declaredType: file.mimetype ?? undefined, userId, userTier: tier },
         { path: received, size: file.size, sha256 },
       );
-      const record = wait > 0 ? await daemon.waitForResult(submitted.jobId, wait * 1000) : undefined;
-      if (record) {
+      const result = wait > 0 ? await daemon.waitForVerdict(submitted.jobId, wait * 1000) : undefined;
+      if (result) {
         ctx.status = 200;
-        ctx.body = { ...submitted, result: record.results };
+        ctx.body = { ...submitted, result };
       } else {
         ctx.status = 202;
         ctx.body = { ...submitted, status: "queued", estimatedTime: await estimateSeconds(daemon) };

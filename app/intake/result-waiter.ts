@@ -1,6 +1,7 @@
 import type { ScanRecord, ScanRepo } from "../store/scan-repo.ts";
+import type { ScanResult } from "../verdict/scan-result.ts";
 
-type ResultListener = (event: { readonly jobId: string }) => void;
+type ResultListener = (event: { readonly jobId: string; readonly result: ScanResult }) => void;
 
 /** Where verdict events arrive: the daemon, which relays them from every worker through Redis. */
 export interface ResultEvents {
@@ -8,16 +9,29 @@ export interface ResultEvents {
   off(event: "scan_result", listener: ResultListener): unknown;
 }
 
+/** The job's recorded scan as soon as it is announced, or undefined once `timeoutMs` has passed. */
+export function waitForResult(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
+  const read = () => scans.resultForJob(jobId);
+  return awaitAnnounced(events, jobId, timeoutMs, read, read);
+}
+
 /**
- * An upload's `?wait`: the job's recorded verdict as soon as it is announced, or undefined
- * once `timeoutMs` has passed. It listens first and reads second, so a verdict recorded in
- * between is not missed.
+ * An upload's `?wait`: the job's verdict, or undefined once `timeoutMs` has passed. A worker
+ * announces a verdict only after committing it, and only the one it committed, so the
+ * announcement is the stored verdict and is not read back.
  */
-export async function waitForResult(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
+export function waitForVerdict(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
+  return awaitAnnounced(events, jobId, timeoutMs, async () => (await scans.resultForJob(jobId))?.results, async (announced) => announced);
+}
+
+/** Listens first and reads second, so a verdict recorded in between is not missed. */
+async function awaitAnnounced<T>(events: ResultEvents, jobId: string, timeoutMs: number, stored: () => Promise<T | undefined>, onAnnounced: (result: ScanResult) => Promise<T | undefined>): Promise<T | undefined> {
   let stop = () => {};
-  const announced = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    const listener: ResultListener = (e) => e.jobId === jobId && resolve();
+  const announced = new Promise<ScanResult | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    const listener: ResultListener = (e) => {
+      if (e.jobId === jobId) resolve(e.result);
+    };
     events.on("scan_result", listener);
     stop = () => {
       clearTimeout(timer);
@@ -25,10 +39,10 @@ export async function waitForResult(events: ResultEvents, scans: Pick<ScanRepo, 
     };
   });
   try {
-    const stored = await scans.resultForJob(jobId);
-    if (stored) return stored;
-    await announced;
-    return await scans.resultForJob(jobId);
+    const found = await stored();
+    if (found !== undefined) return found;
+    const result = await announced;
+    return result && (await onAnnounced(result));
   } finally {
     stop();
   }
