@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
@@ -21,7 +21,8 @@ export async function scratchDir(parent: string, prefix: string): Promise<string
  * one of its threads, which share its pid), and removed afterwards whether or not it was.
  */
 export function scratchPath(parent: string, prefix: string): string {
-  return path.join(parent, [prefix, os.hostname(), process.pid, randomBytes(6).toString("hex")].join(SEP));
+  // randomUUID draws on a pool it refills every 128 calls; randomBytes goes to OpenSSL each time.
+  return path.join(parent, [prefix, os.hostname(), process.pid, randomUUID()].join(SEP));
 }
 
 /**
