@@ -63,6 +63,7 @@ export class WsHub {
   }
 
   publish(event: ScanEvent): void {
+    if (this.clients.size === 0) return;
     const message = JSON.stringify(outgoing(event));
     for (const client of this.clients) {
       const allowed = event.type === "stats" ? client.principal.role === "admin" : client.principal.userId === event.userId;
