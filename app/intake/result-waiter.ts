@@ -9,23 +9,13 @@ export interface ResultEvents {
   off(event: "scan_result", listener: ResultListener): unknown;
 }
 
-/** The job's recorded scan as soon as it is announced, or undefined once `timeoutMs` has passed. */
-export function waitForResult(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
-  const read = () => scans.resultForJob(jobId);
-  return awaitAnnounced(events, jobId, timeoutMs, read, read);
-}
-
 /**
- * An upload's `?wait`: the job's verdict, or undefined once `timeoutMs` has passed. A worker
- * announces a verdict only after committing it, and only the one it committed, so the
- * announcement is the stored verdict and is not read back.
+ * An upload's `?wait`: the job's verdict, or undefined once `timeoutMs` has passed. It listens
+ * first and reads second, so a verdict recorded in between is not missed. A worker announces a
+ * verdict only after committing it, and only the one it committed, so the announcement is the
+ * stored verdict and is not read back.
  */
-export function waitForVerdict(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
-  return awaitAnnounced(events, jobId, timeoutMs, async () => (await scans.resultForJob(jobId))?.results, async (announced) => announced);
-}
-
-/** Listens first and reads second, so a verdict recorded in between is not missed. */
-async function awaitAnnounced<T>(events: ResultEvents, jobId: string, timeoutMs: number, stored: () => Promise<T | undefined>, onAnnounced: (result: ScanResult) => Promise<T | undefined>): Promise<T | undefined> {
+export async function waitForVerdict(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
   let stop = () => {};
   const announced = new Promise<ScanResult | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(undefined), timeoutMs);
@@ -39,11 +29,13 @@ async function awaitAnnounced<T>(events: ResultEvents, jobId: string, timeoutMs:
     };
   });
   try {
-    const found = await stored();
-    if (found !== undefined) return found;
-    const result = await announced;
-    return result && (await onAnnounced(result));
+    return (await scans.resultForJob(jobId))?.results ?? (await announced);
   } finally {
     stop();
   }
+}
+
+/** The job's whole recorded scan once its verdict is recorded, or undefined once `timeoutMs` has passed. */
+export async function waitForResult(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
+  return (await waitForVerdict(events, scans, jobId, timeoutMs)) ? scans.resultForJob(jobId) : undefined;
 }
