@@ -133,14 +133,14 @@ export class MedicalFileScanDaemon extends EventEmitter<DaemonEvents> {
     return this.use().store.audit.record(entry);
   }
 
-  /** The job's result once recorded, or undefined after `timeoutMs`. */
+  /** The job's result once recorded and its file settled (quarantined when not clean), or undefined after `timeoutMs`. */
   waitForResult(jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
-    return waitForResult(this, this.use().store.scans, jobId, timeoutMs);
+    return waitForResult(this, this.use().store, jobId, timeoutMs);
   }
 
-  /** The job's verdict once recorded (as announced, not read back), or undefined after `timeoutMs`. */
+  /** The job's verdict once recorded and its file settled (as announced, not read back), or undefined after `timeoutMs`. */
   waitForVerdict(jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
-    return waitForVerdict(this, this.use().store.scans, jobId, timeoutMs);
+    return waitForVerdict(this, this.use().store, jobId, timeoutMs);
   }
 
   queueCounts(): Promise<QueueCounts> {

@@ -1,3 +1,4 @@
+import type { FileRepo } from "../store/file-repo.ts";
 import type { ScanRecord, ScanRepo } from "../store/scan-repo.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 
@@ -9,13 +10,20 @@ export interface ResultEvents {
   off(event: "scan_result", listener: ResultListener): unknown;
 }
 
+export interface ResultStore {
+  readonly scans: Pick<ScanRepo, "resultForJob">;
+  readonly files: Pick<FileRepo, "get">;
+}
+
 /**
- * An upload's `?wait`: the job's verdict, or undefined once `timeoutMs` has passed. It listens
- * first and reads second, so a verdict recorded in between is not missed. A worker announces a
- * verdict only after committing it, and only the one it committed, so the announcement is the
- * stored verdict and is not read back.
+ * An upload's `?wait`: the job's verdict once its file is settled, or undefined once `timeoutMs`
+ * has passed. A worker commits a verdict, then moves a file that is not clean into quarantine,
+ * then announces the verdict it committed; so the announcement is the stored verdict and is not
+ * read back. It listens first and reads second, so a verdict recorded in between is not missed;
+ * a verdict read while its file is still being quarantined waits for the announcement, and is
+ * the answer at `timeoutMs` if the move does not finish (the reconciler finishes it).
  */
-export async function waitForVerdict(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
+export async function waitForVerdict(events: ResultEvents, store: ResultStore, jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
   let stop = () => {};
   const announced = new Promise<ScanResult | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(undefined), timeoutMs);
@@ -29,13 +37,15 @@ export async function waitForVerdict(events: ResultEvents, scans: Pick<ScanRepo,
     };
   });
   try {
-    return (await scans.resultForJob(jobId))?.results ?? (await announced);
+    const stored = await store.scans.resultForJob(jobId);
+    if (stored && (await store.files.get(stored.fileId))?.state !== "quarantining") return stored.results;
+    return (await announced) ?? stored?.results;
   } finally {
     stop();
   }
 }
 
-/** The job's whole recorded scan once its verdict is recorded, or undefined once `timeoutMs` has passed. */
-export async function waitForResult(events: ResultEvents, scans: Pick<ScanRepo, "resultForJob">, jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
-  return (await waitForVerdict(events, scans, jobId, timeoutMs)) ? scans.resultForJob(jobId) : undefined;
+/** The job's whole recorded scan once its file is settled, or undefined once `timeoutMs` has passed. */
+export async function waitForResult(events: ResultEvents, store: ResultStore, jobId: string, timeoutMs: number): Promise<ScanRecord | undefined> {
+  return (await waitForVerdict(events, store, jobId, timeoutMs)) ? store.scans.resultForJob(jobId) : undefined;
 }

@@ -2,19 +2,28 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import { waitForVerdict } from "../../app/intake/result-waiter.ts";
+import type { FileRecord, FileState } from "../../app/store/file-repo.ts";
 import type { ScanRecord } from "../../app/store/scan-repo.ts";
 import type { ScanResult } from "../../app/verdict/scan-result.ts";
 
 const verdict = (status: ScanResult["status"]) => ({ status }) as ScanResult;
 
-function repo(record?: ScanRecord) {
+function repo(record?: ScanRecord, fileState: FileState = "stored") {
   const reads: string[] = [];
   return {
     reads,
-    scans: {
-      resultForJob: async (jobId: string) => {
-        reads.push(jobId);
-        return record;
+    store: {
+      scans: {
+        resultForJob: async (jobId: string) => {
+          reads.push(jobId);
+          return record;
+        },
+      },
+      files: {
+        get: async (id: string) => {
+          reads.push(id);
+          return { id, state: fileState } as FileRecord;
+        },
       },
     },
   };
@@ -22,17 +31,17 @@ function repo(record?: ScanRecord) {
 
 describe("an upload's ?wait", () => {
   it("answers a verdict recorded before it listened from the store", async () => {
-    const { scans, reads } = repo({ results: verdict("infected") } as ScanRecord);
+    const { store, reads } = repo({ fileId: "file-1", results: verdict("infected") } as ScanRecord, "quarantined");
     const events = new EventEmitter();
-    assert.equal((await waitForVerdict(events, scans, "job-1", 1000))?.status, "infected");
-    assert.deepEqual(reads, ["job-1"]);
+    assert.equal((await waitForVerdict(events, store, "job-1", 1000))?.status, "infected");
+    assert.deepEqual(reads, ["job-1", "file-1"]);
     assert.equal(events.listenerCount("scan_result"), 0);
   });
 
   it("answers with the announced verdict of its own job, without reading it back", async () => {
-    const { scans, reads } = repo();
+    const { store, reads } = repo();
     const events = new EventEmitter();
-    const waiting = waitForVerdict(events, scans, "job-2", 5000);
+    const waiting = waitForVerdict(events, store, "job-2", 5000);
     await new Promise((r) => setImmediate(r));
     events.emit("scan_result", { jobId: "job-other", result: verdict("clean") });
     events.emit("scan_result", { jobId: "job-2", result: verdict("suspicious") });
@@ -42,9 +51,31 @@ describe("an upload's ?wait", () => {
   });
 
   it("gives up after its time with no answer, and stops listening", async () => {
-    const { scans } = repo();
+    const { store } = repo();
     const events = new EventEmitter();
-    assert.equal(await waitForVerdict(events, scans, "job-3", 50), undefined);
+    assert.equal(await waitForVerdict(events, store, "job-3", 50), undefined);
+    assert.equal(events.listenerCount("scan_result"), 0);
+  });
+
+  it("a verdict read while its file is still being quarantined waits for the announcement (the move's end)", async () => {
+    const { store } = repo({ fileId: "file-4", results: verdict("infected") } as ScanRecord, "quarantining");
+    const events = new EventEmitter();
+    let answered = false;
+    const waiting = waitForVerdict(events, store, "job-4", 5000).then((r) => {
+      answered = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(answered, false, "no answer while the file is on its way into quarantine");
+    events.emit("scan_result", { jobId: "job-4", result: verdict("infected") });
+    assert.equal((await waiting)?.status, "infected");
+    assert.equal(events.listenerCount("scan_result"), 0);
+  });
+
+  it("a move that does not finish in time: the stored verdict is the answer at the deadline", async () => {
+    const { store } = repo({ fileId: "file-5", results: verdict("suspicious") } as ScanRecord, "quarantining");
+    const events = new EventEmitter();
+    assert.equal((await waitForVerdict(events, store, "job-5", 50))?.status, "suspicious");
     assert.equal(events.listenerCount("scan_result"), 0);
   });
 });
