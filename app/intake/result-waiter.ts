@@ -1,4 +1,5 @@
 import type { FileRepo } from "../store/file-repo.ts";
+import type { QuarantineRepo } from "../store/quarantine-repo.ts";
 import type { ScanRecord, ScanRepo } from "../store/scan-repo.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 
@@ -13,15 +14,17 @@ export interface ResultEvents {
 export interface ResultStore {
   readonly scans: Pick<ScanRepo, "resultForJob">;
   readonly files: Pick<FileRepo, "get">;
+  readonly quarantine: Pick<QuarantineRepo, "heldForError">;
 }
 
 /**
  * An upload's `?wait`: the job's verdict once its file is settled, or undefined once `timeoutMs`
- * has passed. A worker commits a verdict, then moves a file that is not clean into quarantine,
- * then announces the verdict it committed; so the announcement is the stored verdict and is not
- * read back. It listens first and reads second, so a verdict recorded in between is not missed;
- * a verdict read while its file is still being quarantined waits for the announcement, and is
- * the answer at `timeoutMs` if the move does not finish (the reconciler finishes it).
+ * has passed. A worker commits a verdict, then moves the file (a file that is not clean into
+ * quarantine, one held for an error out of it after a clean rescan), then announces the verdict
+ * it committed; so the announcement is the stored verdict and is not read back. It listens first
+ * and reads second, so a verdict recorded in between is not missed; a verdict read before its
+ * file's move waits for the announcement, and is the answer at `timeoutMs` if the move does not
+ * finish (the reconciler finishes it).
  */
 export async function waitForVerdict(events: ResultEvents, store: ResultStore, jobId: string, timeoutMs: number): Promise<ScanResult | undefined> {
   let stop = () => {};
@@ -38,11 +41,17 @@ export async function waitForVerdict(events: ResultEvents, store: ResultStore, j
   });
   try {
     const stored = await store.scans.resultForJob(jobId);
-    if (stored && (await store.files.get(stored.fileId))?.state !== "quarantining") return stored.results;
+    if (stored && !(await awaitsMove(store, stored))) return stored.results;
     return (await announced) ?? stored?.results;
   } finally {
     stop();
   }
+}
+
+async function awaitsMove(store: ResultStore, scan: ScanRecord): Promise<boolean> {
+  const state = (await store.files.get(scan.fileId))?.state;
+  if (state === "quarantining") return true;
+  return scan.status === "clean" && state === "quarantined" && (await store.quarantine.heldForError(scan.fileId)) !== undefined;
 }
 
 /** The job's whole recorded scan once its file is settled, or undefined once `timeoutMs` has passed. */

@@ -103,8 +103,8 @@ export class Quarantine {
    * rescan proves it clean; infected and suspicious files wait for an admin.
    */
   async releaseAfterCleanRescan(fileId: string): Promise<void> {
-    const entry = await this.store.quarantine.heldForFile(fileId);
-    if (entry?.verdict === "error") await this.release(entry.id, "rescan");
+    const entry = await this.store.quarantine.heldForError(fileId);
+    if (entry) await this.release(entry.id, "rescan");
   }
 
   async delete(id: string, actor: string, action: "quarantine_delete" | "quarantine_purge" = "quarantine_delete"): Promise<QuarantineEntry> {

@@ -71,6 +71,12 @@ export class QuarantineRepo {
     return row && toEntry(row);
   }
 
+  /** The held entry of a file held only because its scan could not finish (an `error` verdict), which a clean rescan releases. */
+  async heldForError(fileId: string): Promise<QuarantineEntry | undefined> {
+    const entry = await this.heldForFile(fileId);
+    return entry?.verdict === "error" ? entry : undefined;
+  }
+
   async list(state: QuarantineState = "held", createdBefore = "9999"): Promise<QuarantineEntry[]> {
     const rows = await this.db.all<QuarantineRow>("SELECT * FROM quarantine WHERE state = ? AND created_at < ? ORDER BY created_at", [state, createdBefore]);
     return rows.map(toEntry);

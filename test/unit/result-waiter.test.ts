@@ -3,12 +3,13 @@ import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import { waitForVerdict } from "../../app/intake/result-waiter.ts";
 import type { FileRecord, FileState } from "../../app/store/file-repo.ts";
+import type { QuarantineEntry } from "../../app/store/quarantine-repo.ts";
 import type { ScanRecord } from "../../app/store/scan-repo.ts";
 import type { ScanResult } from "../../app/verdict/scan-result.ts";
 
 const verdict = (status: ScanResult["status"]) => ({ status }) as ScanResult;
 
-function repo(record?: ScanRecord, fileState: FileState = "stored") {
+function repo(record?: ScanRecord, fileState: FileState = "stored", heldFor?: QuarantineEntry["verdict"]) {
   const reads: string[] = [];
   return {
     reads,
@@ -24,6 +25,9 @@ function repo(record?: ScanRecord, fileState: FileState = "stored") {
           reads.push(id);
           return { id, state: fileState } as FileRecord;
         },
+      },
+      quarantine: {
+        heldForError: async (fileId: string) => (heldFor === "error" ? ({ fileId, verdict: heldFor } as QuarantineEntry) : undefined),
       },
     },
   };
@@ -69,6 +73,20 @@ describe("an upload's ?wait", () => {
     assert.equal(answered, false, "no answer while the file is on its way into quarantine");
     events.emit("scan_result", { jobId: "job-4", result: verdict("infected") });
     assert.equal((await waiting)?.status, "infected");
+    assert.equal(events.listenerCount("scan_result"), 0);
+  });
+
+  it("a clean rescan read before the file held for an error is released waits for the announcement; one held as infected answers at once", async () => {
+    const releasing = repo({ fileId: "file-6", status: "clean", results: verdict("clean") } as ScanRecord, "quarantined", "error");
+    const events = new EventEmitter();
+    const waiting = waitForVerdict(events, releasing.store, "job-6", 5000);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(events.listenerCount("scan_result"), 1, "still waiting for the release");
+    events.emit("scan_result", { jobId: "job-6", result: verdict("clean") });
+    assert.equal((await waiting)?.status, "clean");
+
+    const held = repo({ fileId: "file-7", status: "clean", results: verdict("clean") } as ScanRecord, "quarantined", "infected");
+    assert.equal((await waitForVerdict(events, held.store, "job-7", 5000))?.status, "clean");
     assert.equal(events.listenerCount("scan_result"), 0);
   });
 
