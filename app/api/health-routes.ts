@@ -1,7 +1,7 @@
 import Router from "@koa/router";
 import type { MedicalFileScanDaemon } from "../daemon.ts";
 import type { ScanMetrics } from "../events/scan-metrics.ts";
-import { cachedFor } from "../health/cached.ts";
+import { cachedFor } from "../cached.ts";
 import type { ApiState } from "./api-state.ts";
 
 /** Readiness costs a SQLite write and two clamd connections: one round serves every probe of this long. */

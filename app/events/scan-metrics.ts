@@ -1,5 +1,5 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { cachedFor } from "../health/cached.ts";
+import { cachedFor } from "../cached.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import type { ScanStatus } from "../verdict/scoring.ts";
 import type { Tier } from "../verdict/tiers.ts";
