@@ -1,7 +1,8 @@
 import { createBullBoard } from "@bull-board/api";
 import { KoaAdapter } from "@bull-board/koa";
 import type { Middleware } from "koa";
-import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
+import type { ScanQueue } from "../queue/scan-queue.ts";
+import type { ScanJobData } from "../store/scan-repo.ts";
 
 export const QUEUE_BOARD_PATH = "/admin/queues";
 

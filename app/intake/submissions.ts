@@ -4,13 +4,12 @@ import { NotFoundError } from "../errors/not-found-error.ts";
 import { StoreUnavailableError } from "../errors/store-unavailable-error.ts";
 import { SubmitRejectedError } from "../errors/submit-rejected-error.ts";
 import type { Logger } from "../log.ts";
-import type { ScanJobData, ScanQueue } from "../queue/scan-queue.ts";
 import type { DailyCounter } from "./daily-counter.ts";
 import type { FileStorage, StoredFile } from "./file-storage.ts";
 import { fileNameProblem, sanitiseName } from "./sanitise-name.ts";
 import { isConstraintViolation } from "../store/database.ts";
 import type { FileRecord } from "../store/file-repo.ts";
-import type { ScanType } from "../store/scan-repo.ts";
+import type { ScanJobData, ScanType } from "../store/scan-repo.ts";
 import type { Store } from "../store/store.ts";
 import { higherTier, isTier, TIER_POLICIES, type Tier, type TierLimits } from "../verdict/tiers.ts";
 
@@ -40,6 +39,14 @@ const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 
 /**
+ * Where accepted files' scans go (queue/'s ScanQueue). Declared here, as what the intake needs,
+ * because the scan queue's side (the worker, quarantine) uses the intake's file storage.
+ */
+export interface JobQueue {
+  add(jobId: string, data: ScanJobData, delayMs?: number): Promise<void>;
+}
+
+/**
  * Accepting files and queueing scans. SQLite is written before Redis: if the queue add fails,
  * the reconciler finds the open job and queues it, so an accepted file is never forgotten.
  */
@@ -47,7 +54,7 @@ export class Submissions {
   constructor(
     private readonly store: Store,
     private readonly storage: Pick<FileStorage, "pathFor" | "receiveCopy" | "place" | "remove">,
-    private readonly queue: Pick<ScanQueue, "add">,
+    private readonly queue: JobQueue,
     private readonly daily: Pick<DailyCounter, "consume" | "release">,
     private readonly log: Logger,
     private readonly tierLimits: Readonly<Record<Tier, TierLimits>>,

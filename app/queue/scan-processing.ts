@@ -11,7 +11,8 @@ import type { Store } from "../store/store.ts";
 import type { ScanResult } from "../verdict/scan-result.ts";
 import type { Tier } from "../verdict/tiers.ts";
 import { Reconciler } from "./reconciler.ts";
-import type { ScanJobData, ScanQueue } from "./scan-queue.ts";
+import type { ScanQueue } from "./scan-queue.ts";
+import type { ScanJobData } from "../store/scan-repo.ts";
 import { ScanWorker } from "./scan-worker.ts";
 
 export interface ScanProcessing {

@@ -4,20 +4,8 @@ import type { QueueSettings } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
 import { orQueueUnavailable } from "../store/redis-connection.ts";
 import type { Logger } from "../log.ts";
-import type { ScanType } from "../store/scan-repo.ts";
+import type { ScanJobData, ScanType } from "../store/scan-repo.ts";
 import { TIER_POLICIES, type Tier } from "../verdict/tiers.ts";
-
-/** What a job carries; the file's current place is looked up again when the job runs. */
-export interface ScanJobData {
-  readonly fileId: string;
-  readonly storedPath: string;
-  readonly sha256: string;
-  readonly tier: Tier;
-  readonly userId: string;
-  readonly scanType: ScanType;
-  /** How many follow-up scans for VirusTotal led to this one. */
-  readonly followUps?: number;
-}
 
 export type ScanJob = Bull.Job<ScanJobData>;
 

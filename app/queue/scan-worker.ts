@@ -10,10 +10,10 @@ import type { Quarantine } from "../quarantine/quarantine.ts";
 import type { StatsBroadcast } from "../events/stats-broadcast.ts";
 import { scratchDir } from "../scan/scratch.ts";
 import type { FileRecord } from "../store/file-repo.ts";
-import { OPEN_JOB_STATUSES, type QueueEntry } from "../store/scan-repo.ts";
+import { OPEN_JOB_STATUSES, type QueueEntry, type ScanJobData } from "../store/scan-repo.ts";
 import type { Store } from "../store/store.ts";
 import type { Tier } from "../verdict/tiers.ts";
-import type { ScanJob, ScanJobData } from "./scan-queue.ts";
+import type { ScanJob } from "./scan-queue.ts";
 
 export interface ScanWorkerDeps {
   readonly store: Store;

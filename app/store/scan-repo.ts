@@ -8,6 +8,18 @@ export type ScanType = "upload" | "rescan" | "followup";
 export type JobStatus = "waiting" | "active" | "retrying" | "completed" | "failed";
 export const OPEN_JOB_STATUSES: readonly JobStatus[] = ["waiting", "active", "retrying"];
 
+/** What a job carries; the file's current place is looked up again when the job runs. */
+export interface ScanJobData {
+  readonly fileId: string;
+  readonly storedPath: string;
+  readonly sha256: string;
+  readonly tier: Tier;
+  readonly userId: string;
+  readonly scanType: ScanType;
+  /** How many follow-up scans for VirusTotal led to this one. */
+  readonly followUps?: number;
+}
+
 export interface QueueEntry {
   readonly jobId: string;
   readonly fileId: string;
