@@ -23,6 +23,7 @@ export interface Peer {
   readonly base: string;
   /** The peer's git commit, for the report. */
   readonly commit: string;
+  readonly pid: number;
   /** Its process's CPU seconds so far (user + system, every thread). */
   cpuSeconds(): Promise<number>;
   close(): Promise<void>;
@@ -49,6 +50,7 @@ export async function startPeer(checkout: string, clamdPort: number): Promise<Pe
   return {
     base,
     commit,
+    pid: child.pid!,
     cpuSeconds: () => processCpuSeconds(child.pid!),
     async close() {
       await terminate(child);
