@@ -9,14 +9,9 @@
  *
  * BENCH_WINDOWS as in `npm run bench:ab` (default `40:400,1300:800`), counted by the slowest side.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { Appliance } from "../test/harness/appliance.ts";
-import { freePort } from "../test/harness/ports.ts";
-import { terminate } from "../test/harness/processes.ts";
+import { cleanVerdict, startFloor, type Floor } from "./floor/start.ts";
 import { dicomOf, percentile, processCpuSeconds, uploader, type UploadAnswer } from "./load.ts";
 import { PEER_FIELD, PEER_PATH, startPeer, type Peer } from "./peer.ts";
 
@@ -25,8 +20,6 @@ const windows = (process.env.BENCH_WINDOWS ?? "40:400,1300:800").split(",").map(
   if (!(after! >= 0 && count! > 0)) throw new Error(`BENCH_WINDOWS: ${w} is not after:count`);
   return { after: after!, count: count! };
 });
-/** The app's programs' V8 flags (docker/supervisor/supervisord.conf), so that the floor compiles as the app does. */
-const V8_FLAGS = ["--max-inlined-bytecode-size=115", "--max-inlined-bytecode-size-cumulative=230"];
 
 interface Side {
   readonly name: string;
@@ -38,31 +31,18 @@ interface Side {
   readonly latencies: number[];
 }
 
-const gateClean = ({ status, body }: UploadAnswer) => status === 200 && body.result?.status === "clean";
-
 const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", TIER_FREE_FILES_PER_DAY: "1000000" });
-const dir = await mkdtemp(path.join(os.tmpdir(), "msd-floor-"));
-const children: ChildProcess[] = [];
+let floor: Floor | undefined;
 let peer: Peer | undefined;
 const pixels = randomBytes(39 * 1024);
 const small = () => dicomOf(39 * 1024, pixels);
 try {
-  const floorKey = randomBytes(24).toString("hex");
-  const floorPort = await freePort();
-  const floorEnv = { ...process.env, FLOOR_DIR: dir, FLOOR_REDIS: `redis://127.0.0.1:${appliance.env.REDIS_PORT}`, FLOOR_CLAMD_PORT: appliance.env.CLAMAV_PORT!, FLOOR_PORT: String(floorPort), FLOOR_KEY: floorKey };
-  for (const role of ["intake", "worker"]) {
-    children.push(spawn(process.execPath, [...V8_FLAGS, "--import", "tsx", path.join(import.meta.dirname, "floor/gate.ts"), role], { env: floorEnv, stdio: ["ignore", "inherit", "inherit"] }));
-  }
-  const floorClient = uploader(`http://127.0.0.1:${floorPort}`, { path: "/upload", field: "file" });
-  for (let tries = 0; !gateClean(await floorClient.upload(floorKey, small()).catch(() => ({ status: 0, body: {} }))); tries++) {
-    if (tries > 150) throw new Error("the floor did not start");
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  floor = await startFloor(appliance);
   const appClient = uploader(appliance.base);
   const { key } = await appliance.key("floor-bench", "free");
   const sides: Side[] = [
-    { name: "app", pids: Object.values(await appliance.appPids()), upload: (d) => appClient.upload(key, d), clean: gateClean, close: () => appClient.close(), done: 0, latencies: [] },
-    { name: "floor", pids: children.map((c) => c.pid!), upload: (d) => floorClient.upload(floorKey, d), clean: gateClean, close: () => floorClient.close(), done: 0, latencies: [] },
+    { name: "app", pids: Object.values(await appliance.appPids()), upload: (d) => appClient.upload(key, d), clean: cleanVerdict, close: () => appClient.close(), done: 0, latencies: [] },
+    { name: "floor", pids: floor.pids, upload: (d) => floor!.upload(d), clean: cleanVerdict, close: () => undefined, done: 0, latencies: [] },
   ];
   if (process.env.BENCH_PEER_DIR) {
     peer = await startPeer(process.env.BENCH_PEER_DIR, Number(appliance.env.CLAMAV_PORT));
@@ -117,7 +97,6 @@ try {
   for (const side of sides) side.close();
 } finally {
   await peer?.close();
-  await Promise.all(children.map((c) => terminate(c)));
+  await floor?.close();
   await appliance.destroy();
-  await rm(dir, { recursive: true, force: true });
 }

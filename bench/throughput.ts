@@ -8,7 +8,9 @@
  *   clamd around it again;
  * - 20 MB DICOM, premium, 4 clients, against raw clamd at 4 connections just before and after;
  * - with BENCH_PEER_DIR, the usual Node ClamAV REST wrapper on the same clamd and the same kind
- *   of files at 8 clients (bench/peer.ts).
+ *   of files at 8 clients (bench/peer.ts);
+ * - the stack's floor (bench/floor/gate.ts), freshly started, over the same kind of files at 8
+ *   clients after the same 40 uploads: its CPU per upload beside the app's cold line.
  */
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -16,6 +18,7 @@ import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import type { Appliance } from "../test/harness/appliance.ts";
 import { ceilTo, floorTo } from "../test/harness/target-rounding.ts";
 import { dicomOf, drive, percentile, processCpuSeconds, uploader } from "./load.ts";
+import { cleanVerdict, startFloor } from "./floor/start.ts";
 import { PEER_FIELD, PEER_PATH, startPeer } from "./peer.ts";
 
 const SMALL = 39 * 1024;
@@ -98,6 +101,7 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const cpuMsPerUpload = ceilTo((((await appCpuSeconds(appliance)) - cpuBefore) * 1000) / files, 1);
   const clientCpuMsPerUpload = Math.round(((clientCpu.user + clientCpu.system) / 1000 / files) * 10) / 10;
   const raw8 = pooled(raw8before, await rawSmall());
+  const floor8 = await measureFloor(appliance, smallFiles(40 + files));
 
   const free32files = smallFiles(files);
   const free32 = await uploads(files, 32, nextFree, (i) => free32files[i]!);
@@ -127,9 +131,27 @@ export async function measureThroughput(appliance: Appliance, files = N) {
   const rawBig = pooled(rawBigBefore, await rawLarge());
 
   return {
-    small: { raw8, peer8, free8, free32, premium8, freeToPeer: peer8 ? Math.round((free8.filesPerSecond / peer8.filesPerSecond) * 100) / 100 : undefined, cpuMsPerUpload, clientCpuMsPerUpload, freeToRaw: floorTo(free8.filesPerSecond / raw8.filesPerSecond, 3), premiumToFree: floorTo(premium8.filesPerSecond / free8.filesPerSecond, 2), p99OverP50At32: ceilTo(free32.p99Ms / free32.p50Ms, 1), warm: { raw8: raw8warm, free8: free8warm, freeToRaw: floorTo(free8warm.filesPerSecond / raw8warm.filesPerSecond, 3), cpuMsPerUpload: warmCpuMsPerUpload } },
+    small: { raw8, peer8, free8, free32, premium8, freeToPeer: peer8 ? Math.round((free8.filesPerSecond / peer8.filesPerSecond) * 100) / 100 : undefined, cpuMsPerUpload, floor8, appToFloorCpu: Math.round((cpuMsPerUpload / floor8.cpuMsPerUpload) * 100) / 100, clientCpuMsPerUpload, freeToRaw: floorTo(free8.filesPerSecond / raw8.filesPerSecond, 3), premiumToFree: floorTo(premium8.filesPerSecond / free8.filesPerSecond, 2), p99OverP50At32: ceilTo(free32.p99Ms / free32.p50Ms, 1), warm: { raw8: raw8warm, free8: free8warm, freeToRaw: floorTo(free8warm.filesPerSecond / raw8warm.filesPerSecond, 3), cpuMsPerUpload: warmCpuMsPerUpload } },
     large: { rawBig, premiumBig, premiumToRaw: floorTo(premiumBig.filesPerSecond / rawBig.filesPerSecond, 2) },
   };
+}
+
+/** The floor at 8 clients: the first 40 of `data` to warm it up as the app was, then the rest measured. */
+async function measureFloor(appliance: Appliance, data: Buffer[]) {
+  const floor = await startFloor(appliance);
+  try {
+    const upload = async (i: number) => {
+      const answer = await floor.upload(data[i]!);
+      if (!cleanVerdict(answer)) throw new Error(`floor upload: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`);
+    };
+    await drive(40, 8, upload);
+    const cpu = () => Promise.all(floor.pids.map(processCpuSeconds)).then((s) => s.reduce((a, b) => a + b, 0));
+    const cpuBefore = await cpu();
+    const result = await run(data.length - 40, 8, (i) => upload(40 + i));
+    return { ...result, cpuMsPerUpload: Math.round((((await cpu()) - cpuBefore) * 1000 * 100) / result.files) / 100 };
+  } finally {
+    await floor.close();
+  }
 }
 
 /** The peer wrapper at 8 clients over `data`, each upload expected clean. */
