@@ -36,6 +36,9 @@ export interface UploadAnswer {
   readonly body: { result?: { status: string } } & Record<string, unknown>;
 }
 
+/** The gate's answer to `?wait` with a clean verdict (the app's and the floor's alike). */
+export const cleanVerdict = ({ status, body }: UploadAnswer) => status === 200 && body.result?.status === "clean";
+
 /**
  * Multipart uploads with `?wait=120` over kept-alive connections, each body written from
  * buffers built in one go: a client light enough (about 1 ms of CPU per small upload, where
@@ -106,4 +109,85 @@ export async function smallFreeUploads(appliance: Pick<Appliance, "key">, client
     const { status, body } = await client.upload(keys[Math.floor(used++ / 50)]!.key, dicomOf(39 * 1024, pixels));
     if (status !== 200 || body.result?.status !== "clean") throw new Error(`upload: ${status} ${JSON.stringify(body).slice(0, 300)}`);
   };
+}
+
+/** A stretch of a side-by-side load: from the moment every side has taken `after` uploads until every side has taken `count` more. */
+export interface LoadWindow {
+  readonly after: number;
+  readonly count: number;
+}
+
+/** BENCH_WINDOWS as `after:count,…` (default: the cold line of `npm run bench:throughput`, then once warm). */
+export function loadWindows(spec = process.env.BENCH_WINDOWS ?? "40:400,1300:800"): LoadWindow[] {
+  return spec.split(",").map((w) => {
+    const [after, count] = w.split(":").map(Number);
+    if (!(after! >= 0 && count! > 0)) throw new Error(`BENCH_WINDOWS: ${w} is not after:count`);
+    return { after: after!, count: count! };
+  });
+}
+
+export interface LoadedSide {
+  readonly name: string;
+  /** The processes whose CPU counts for this side, in the order the window's `msPerUpload` gives them. */
+  readonly pids: readonly number[];
+  /** One upload, which throws unless it came back clean. */
+  readonly upload: () => Promise<void>;
+}
+
+export interface WindowLine {
+  readonly side: string;
+  readonly uploads: number;
+  readonly filesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU per upload of each of the side's `pids`, in ms. */
+  readonly msPerUpload: number[];
+}
+
+/**
+ * Every side loaded at once by 8 clients of its own, so that a change in the machine's speed hits
+ * them alike; for each window, each side's uploads, latencies and CPU per upload from /proc, and
+ * the CPU seconds of `sharedPids` (a clamd the sides share) over it. A failed upload stops the
+ * whole load and is thrown.
+ */
+export async function loadTogether(sides: readonly LoadedSide[], windows: readonly LoadWindow[], report: (after: number, lines: WindowLine[], sharedCpuSeconds: number[]) => void, sharedPids: readonly number[] = []): Promise<void> {
+  const state = sides.map(() => ({ done: 0, latencies: [] as number[] }));
+  let stopped = false;
+  const load = Promise.all(
+    sides.flatMap((side, i) =>
+      Array.from({ length: 8 }, async () => {
+        while (!stopped) {
+          const started = performance.now();
+          await side.upload();
+          state[i]!.latencies.push(performance.now() - started);
+          state[i]!.done++;
+        }
+      }),
+    ),
+  ).finally(() => (stopped = true));
+  load.catch(() => undefined);
+  const reached = async (n: number) => {
+    while (Math.min(...state.map((s) => s.done)) < n) await Promise.race([new Promise((r) => setTimeout(r, 20)), load]);
+  };
+  const cpu = (pids: readonly number[]) => Promise.all(pids.map(processCpuSeconds));
+  for (const { after, count } of windows) {
+    await reached(after);
+    const before = await Promise.all(sides.map(async (s, i) => ({ done: state[i]!.done, cpu: await cpu(s.pids) })));
+    const sharedBefore = await cpu(sharedPids);
+    const startedAt = performance.now();
+    await reached(after + count);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const shared = (await cpu(sharedPids)).map((c, k) => c - sharedBefore[k]!);
+    const lines = await Promise.all(
+      sides.map(async (s, i) => {
+        const n = state[i]!.done - before[i]!.done;
+        const latencies = state[i]!.latencies.slice(before[i]!.done, state[i]!.done).sort((a, b) => a - b);
+        const msPerUpload = (await cpu(s.pids)).map((c, k) => Math.round(((c - before[i]!.cpu[k]!) * 1000 * 100) / n) / 100);
+        return { side: s.name, uploads: n, filesPerSecond: Math.round((n / seconds) * 10) / 10, p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), msPerUpload };
+      }),
+    );
+    report(after, lines, shared);
+  }
+  stopped = true;
+  await load;
 }

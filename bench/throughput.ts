@@ -17,8 +17,8 @@ import { Readable } from "node:stream";
 import { ClamdClient } from "../app/engines/clamav/clamd-client.ts";
 import type { Appliance } from "../test/harness/appliance.ts";
 import { ceilTo, floorTo } from "../test/harness/target-rounding.ts";
-import { dicomOf, drive, percentile, processCpuSeconds, uploader } from "./load.ts";
-import { cleanVerdict, startFloor } from "./floor/start.ts";
+import { cleanVerdict, dicomOf, drive, percentile, processCpuSeconds, uploader } from "./load.ts";
+import { startFloor } from "./floor/start.ts";
 import { PEER_FIELD, PEER_PATH, startPeer } from "./peer.ts";
 
 const SMALL = 39 * 1024;

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Appliance } from "../../test/harness/appliance.ts";
 import { freePort } from "../../test/harness/ports.ts";
 import { terminate } from "../../test/harness/processes.ts";
-import { dicomOf, uploader, type UploadAnswer } from "../load.ts";
+import { cleanVerdict, dicomOf, uploader, type UploadAnswer } from "../load.ts";
 
 /** The app's programs' V8 flags (docker/supervisor/supervisord.conf), so that the floor compiles as the app does. */
 const V8_FLAGS = ["--max-inlined-bytecode-size=115", "--max-inlined-bytecode-size-cumulative=230"];
@@ -18,8 +18,6 @@ export interface Floor {
   upload(data: Buffer): Promise<UploadAnswer>;
   close(): Promise<void>;
 }
-
-export const cleanVerdict = ({ status, body }: UploadAnswer) => status === 200 && body.result?.status === "clean";
 
 /** The floor's two programs (gate.ts) on the appliance's Redis and clamd, answering once one upload has come back clean. */
 export async function startFloor(appliance: Pick<Appliance, "env">): Promise<Floor> {
