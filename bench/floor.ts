@@ -8,17 +8,22 @@
  * engines add; the floor is what no change to the app's own code can remove.
  *
  * BENCH_WINDOWS as in `npm run bench:ab` (default `40:400,1300:800`), counted by the slowest side.
+ * BENCH_FLOOR_STEPS (default `gate`) adds the floor's lower steps as sides of their own, e.g.
+ * `http,receive,gate`: what Node's HTTP server alone, then Koa and koa-body storing the file,
+ * cost per upload on the same machine at the same moment.
  */
 import { randomBytes } from "node:crypto";
 import { Appliance } from "../test/harness/appliance.ts";
-import { startFloor, type Floor } from "./floor/start.ts";
+import { startFloor, type Floor, type FloorStep } from "./floor/start.ts";
 import { cleanVerdict, dicomOf, loadTogether, loadWindows, uploader, type LoadedSide, type UploadAnswer } from "./load.ts";
 import { PEER_FIELD, PEER_PATH, startPeer, type Peer } from "./peer.ts";
 
 const windows = loadWindows();
+const steps = (process.env.BENCH_FLOOR_STEPS ?? "gate").split(",") as FloorStep[];
+if (!steps.includes("gate") || steps.some((s) => !["gate", "receive", "http"].includes(s))) throw new Error("BENCH_FLOOR_STEPS: a list of http, receive and gate that holds gate");
 const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", TIER_FREE_FILES_PER_DAY: "1000000" });
 const appClient = uploader(appliance.base);
-let floor: Floor | undefined;
+const floors: Floor[] = [];
 let peer: Peer | undefined;
 let peerClient: ReturnType<typeof uploader> | undefined;
 const pixels = randomBytes(39 * 1024);
@@ -36,10 +41,13 @@ function side(name: string, pids: readonly number[], send: (data: Buffer) => Pro
 }
 
 try {
-  const started = await startFloor(appliance);
-  floor = started;
   const { key } = await appliance.key("floor-bench", "free");
-  const sides = [side("app", Object.values(await appliance.appPids()), (d) => appClient.upload(key, d)), side("floor", started.pids, (d) => started.upload(d))];
+  const sides = [side("app", Object.values(await appliance.appPids()), (d) => appClient.upload(key, d))];
+  for (const step of ["gate", ...steps.filter((s) => s !== "gate")] as FloorStep[]) {
+    const floor = await startFloor(appliance, step);
+    floors.push(floor);
+    sides.push(side(step === "gate" ? "floor" : `floor's ${step} step`, floor.pids, (d) => floor.upload(d)));
+  }
   if (process.env.BENCH_PEER_DIR) {
     const wrapper = await startPeer(process.env.BENCH_PEER_DIR, Number(appliance.env.CLAMAV_PORT));
     peer = wrapper;
@@ -54,7 +62,7 @@ try {
     windows,
     (after, lines, [clamdSeconds]) => {
       const out = lines.map(({ msPerUpload, ...line }) => ({ ...line, cpuMs: Math.round(msPerUpload.reduce((a, b) => a + b, 0) * 100) / 100, perProgramMs: msPerUpload }));
-      const scans = out.reduce((sum, l) => sum + l.uploads, 0);
+      const scans = out.filter((l) => !l.side.endsWith(" step")).reduce((sum, l) => sum + l.uploads, 0);
       console.log(JSON.stringify({ after, sides: out, clamdMsPerScan: Math.round((clamdSeconds! * 1000 * 100) / scans) / 100, appOverFloor: Math.round((out[0]!.cpuMs / out[1]!.cpuMs) * 100) / 100 }));
     },
     [clamd],
@@ -63,6 +71,6 @@ try {
   appClient.close();
   peerClient?.close();
   await peer?.close();
-  await floor?.close();
+  await Promise.all(floors.map((f) => f.close()));
   await appliance.destroy();
 }

@@ -11,11 +11,17 @@
  * validation and YARA-X in engine threads, quarantine, live stats, metrics, WebSocket events,
  * the confirming PING, group commit, deadlines and every error path.
  *
+ * Two lower steps, each one program that answers `clean` without scanning, say what the
+ * intake's first stages cost alone: `http` (Node's HTTP server reading the request and dropping
+ * it) and `receive` (Koa, @koa/router and koa-body's formidable writing the file to disk, flushed,
+ * and hashing it).
+ *
  * FLOOR_DIR (the SQLite file and the stored files), FLOOR_REDIS (redis://…), FLOOR_CLAMD_PORT,
  * FLOOR_PORT (intake), FLOOR_KEY (the one bearer key the intake accepts).
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream, fsyncSync, openSync, closeSync, renameSync, mkdirSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { finished } from "node:stream/promises";
@@ -52,6 +58,53 @@ function openDb(): Database.Database {
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const CLEAN = JSON.stringify({ result: { status: "clean" } });
+
+/** koa-body's formidable streams the `file` field to a new file under incoming/, flushed and hashed. */
+async function receiveFile(ctx: Koa.Context) {
+  const incoming = path.join(dir, "incoming", randomUUID());
+  const written: ReturnType<typeof createWriteStream>[] = [];
+  await koaBody({
+    multipart: true,
+    formidable: {
+      fileWriteStreamHandler: () => {
+        written.push(createWriteStream(incoming, { flush: true, mode: 0o644 }));
+        return written.at(-1)!;
+      },
+      filename: () => "upload",
+      maxFiles: 1,
+      hashAlgorithm: "sha256",
+    },
+  })(ctx, async () => {});
+  await finished(written[0]!);
+  return { incoming, file: ctx.request.files!.file as unknown as { size: number; hash: string; originalFilename: string } };
+}
+
+function listen(router: Router): void {
+  new Koa().use(router.routes()).listen(Number(env("FLOOR_PORT")), "127.0.0.1");
+}
+
+/** The `http` step: Node's HTTP server reads each request whole and answers clean. */
+function httpOnly(): void {
+  http
+    .createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(CLEAN));
+    })
+    .listen(Number(env("FLOOR_PORT")), "127.0.0.1");
+}
+
+/** The `receive` step: Koa and koa-body store the file and the answer is clean, with no key, record or queue. */
+function receiveOnly(): void {
+  mkdirSync(path.join(dir, "incoming"), { recursive: true });
+  const router = new Router();
+  router.post("/upload", async (ctx) => {
+    await receiveFile(ctx);
+    ctx.type = "json";
+    ctx.body = CLEAN;
+  });
+  listen(router);
+}
 
 async function intake(): Promise<void> {
   const db = openDb();
@@ -84,22 +137,7 @@ async function intake(): Promise<void> {
       ctx.body = { error: "UNAUTHENTICATED" };
       return;
     }
-    const incoming = path.join(dir, "incoming", randomUUID());
-    const written: ReturnType<typeof createWriteStream>[] = [];
-    await koaBody({
-      multipart: true,
-      formidable: {
-        fileWriteStreamHandler: () => {
-          written.push(createWriteStream(incoming, { flush: true, mode: 0o644 }));
-          return written.at(-1)!;
-        },
-        filename: () => "upload",
-        maxFiles: 1,
-        hashAlgorithm: "sha256",
-      },
-    })(ctx, async () => {});
-    await finished(written[0]!);
-    const file = ctx.request.files!.file as unknown as { size: number; hash: string; originalFilename: string };
+    const { incoming, file } = await receiveFile(ctx);
     const fileId = randomUUID();
     const jobId = randomUUID();
     const stored = path.join(dir, "files", fileId);
@@ -114,9 +152,7 @@ async function intake(): Promise<void> {
     waiting.delete(jobId);
     ctx.body = { fileId, jobId, result: { status } };
   });
-  const app = new Koa();
-  app.use(router.routes());
-  app.listen(Number(env("FLOOR_PORT")), "127.0.0.1");
+  listen(router);
 }
 
 /** clamd's answer to `SCAN path`, on a connection of its own (as the app's first scan of a session). */
@@ -154,4 +190,6 @@ async function worker(): Promise<void> {
 const role = process.argv[2];
 if (role === "intake") await intake();
 else if (role === "worker") await worker();
-else throw new Error("usage: gate.ts intake|worker");
+else if (role === "http") httpOnly();
+else if (role === "receive") receiveOnly();
+else throw new Error("usage: gate.ts intake|worker|http|receive");

@@ -11,21 +11,25 @@ import { cleanVerdict, dicomOf, uploader, type UploadAnswer } from "../load.ts";
 /** The app's programs' V8 flags (docker/supervisor/supervisord.conf), so that the floor compiles as the app does. */
 const V8_FLAGS = ["--max-inlined-bytecode-size=115", "--max-inlined-bytecode-size-cumulative=230"];
 
+/** The whole floor, or one of its lower steps (gate.ts). */
+export type FloorStep = "gate" | "receive" | "http";
+const PROGRAMS: Record<FloorStep, readonly string[]> = { gate: ["intake", "worker"], receive: ["receive"], http: ["http"] };
+
 export interface Floor {
-  /** intake, worker */
+  /** The step's programs: intake and worker for the gate. */
   readonly pids: readonly number[];
   /** One upload with `?wait`'s answer, sent over kept-alive connections. */
   upload(data: Buffer): Promise<UploadAnswer>;
   close(): Promise<void>;
 }
 
-/** The floor's two programs (gate.ts) on the appliance's Redis and clamd, answering once one upload has come back clean. */
-export async function startFloor(appliance: Pick<Appliance, "env">): Promise<Floor> {
+/** The floor's programs (gate.ts) on the appliance's Redis and clamd, answering once one upload has come back clean. */
+export async function startFloor(appliance: Pick<Appliance, "env">, step: FloorStep = "gate"): Promise<Floor> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "msd-floor-"));
   const key = randomBytes(24).toString("hex");
   const port = await freePort();
   const env = { ...process.env, FLOOR_DIR: dir, FLOOR_REDIS: `redis://127.0.0.1:${appliance.env.REDIS_PORT}`, FLOOR_CLAMD_PORT: appliance.env.CLAMAV_PORT!, FLOOR_PORT: String(port), FLOOR_KEY: key };
-  const children: ChildProcess[] = ["intake", "worker"].map((role) => spawn(process.execPath, [...V8_FLAGS, "--import", "tsx", path.join(import.meta.dirname, "gate.ts"), role], { env, stdio: ["ignore", "inherit", "inherit"] }));
+  const children: ChildProcess[] = PROGRAMS[step].map((role) => spawn(process.execPath, [...V8_FLAGS, "--import", "tsx", path.join(import.meta.dirname, "gate.ts"), role], { env, stdio: ["ignore", "inherit", "inherit"] }));
   const client = uploader(`http://127.0.0.1:${port}`, { path: "/upload", field: "file" });
   const floor: Floor = {
     pids: children.map((c) => c.pid!),
