@@ -14,13 +14,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { Appliance } from "../test/harness/appliance.ts";
-import { startFloor, type Floor, type FloorStep } from "./floor/start.ts";
+import { isFloorStep, startFloor, type Floor, type FloorStep } from "./floor/start.ts";
 import { cleanVerdict, dicomOf, loadTogether, loadWindows, uploader, type LoadedSide, type UploadAnswer } from "./load.ts";
 import { PEER_FIELD, PEER_PATH, startPeer, type Peer } from "./peer.ts";
 
 const windows = loadWindows();
-const steps = (process.env.BENCH_FLOOR_STEPS ?? "gate").split(",") as FloorStep[];
-if (!steps.includes("gate") || steps.some((s) => !["gate", "receive", "http"].includes(s))) throw new Error("BENCH_FLOOR_STEPS: a list of http, receive and gate that holds gate");
+const steps = (process.env.BENCH_FLOOR_STEPS ?? "gate").split(",");
+if (!steps.includes("gate") || !steps.every(isFloorStep)) throw new Error("BENCH_FLOOR_STEPS: a list of http, receive and gate that holds gate");
 const appliance = await Appliance.start({ CLAMAV_OFFICIAL_DATABASES: "false", TIER_FREE_FILES_PER_DAY: "1000000" });
 const appClient = uploader(appliance.base);
 const floors: Floor[] = [];

@@ -14,6 +14,7 @@ const V8_FLAGS = ["--max-inlined-bytecode-size=115", "--max-inlined-bytecode-siz
 /** The whole floor, or one of its lower steps (gate.ts). */
 export type FloorStep = "gate" | "receive" | "http";
 const PROGRAMS: Record<FloorStep, readonly string[]> = { gate: ["intake", "worker"], receive: ["receive"], http: ["http"] };
+export const isFloorStep = (s: string): s is FloorStep => Object.hasOwn(PROGRAMS, s);
 
 export interface Floor {
   /** The step's programs: intake and worker for the gate. */
